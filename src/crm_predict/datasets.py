@@ -1,0 +1,357 @@
+"""Synthetic CRM data with planted, documented ground truth.
+
+The generator writes what a B2B CRM export looks like: one row per lead with its source,
+region, company and engagement fields, plus a table of touches (calls, e-mails, meetings,
+demos, proposals). Every lead's true probability of ever converting is a logistic function
+of planted effects, so tests can check that a fitted model finds them.
+
+Planted truth (log-odds, see :data:`PLANTED`):
+
+* one effect per level of ``source``, ``region``, ``industry``, ``size_band``,
+  ``budget_band`` and ``owner``, plus ``decision_maker``;
+* ``log1p(pricing_page_visits)`` and ``log1p(touches in the first 30 days)`` raise the odds;
+  every day before the first touch (speed to lead) lowers them;
+* time to convert is log-normal with a median that depends on the size band: enterprise
+  leads convert more often **and** more slowly;
+* leads whose outcome lies after the data's ``as_of`` date are still open (right-censored);
+* a few thin levels (source ``podcast``, industry ``government``, country ``Iceland``) have
+  fewer than 30 leads;
+* won leads get onboarding touches *after* they close: a feature builder that ignores the
+  as-of date leaks the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+START = pd.Timestamp("2023-01-01")
+AS_OF = pd.Timestamp("2025-01-01")
+
+SOURCES = {  # level: (share, log-odds effect)
+    "web form": (0.30, 0.0),
+    "paid search": (0.20, -0.3),
+    "referral": (0.12, 1.0),
+    "event": (0.10, 0.4),
+    "cold call": (0.13, -0.9),
+    "partner": (0.08, 0.6),
+    "webinar": (0.0685, 0.2),
+    "podcast": (0.0015, 0.5),
+}
+REGIONS = {
+    "North America": (0.40, 0.0, ["United States", "Canada"]),
+    "EMEA": (0.30, 0.2, ["Germany", "United Kingdom", "France", "Iceland"]),
+    "APAC": (0.20, -0.2, ["Australia", "Japan", "India"]),
+    "LATAM": (0.10, -0.4, ["Brazil", "Mexico"]),
+}
+INDUSTRIES = {
+    "software": (0.25, 0.3),
+    "manufacturing": (0.20, -0.1),
+    "healthcare": (0.15, 0.0),
+    "finance": (0.15, 0.2),
+    "retail": (0.13, -0.3),
+    "education": (0.119, -0.2),
+    "government": (0.001, 0.4),
+}
+SIZE_BANDS = {  # band: (log-odds effect, median days to convert)
+    "small": (-0.2, 18.0),
+    "mid": (0.0, 30.0),
+    "large": (0.3, 45.0),
+    "enterprise": (0.6, 75.0),
+}
+SIZE_EDGES = [50, 250, 1000]
+BUDGETS = {"low": (0.3, -0.4), "medium": (0.3, 0.0), "high": (0.2, 0.5), None: (0.2, -0.1)}
+PRODUCTS = ["CRM Suite", "Analytics", "Support Desk", "Marketing Cloud"]
+OWNERS = [
+    "Ana Ruiz",
+    "Ben Okafor",
+    "Chen Wei",
+    "Dara Byrne",
+    "Eli Novak",
+    "Fatima Zahra",
+    "Gus Lindqvist",
+    "Hana Sato",
+    "Ivan Petrov",
+    "Jo Mensah",
+    "Kai Müller",
+    "Lena Costa",
+]
+TOUCH_TYPES = {"call": 0.35, "email": 0.35, "meeting": 0.12, "demo": 0.1, "proposal": 0.08}
+
+INTERCEPT = -1.1
+DECISION_MAKER = 0.5
+B_PRICING = 0.35  # per log1p(pricing page visits)
+B_TOUCHES = 0.45  # per log1p(touches in the first 30 days)
+B_FIRST_TOUCH_DAY = -0.12  # per day from creation to the first touch
+LOST_MEDIAN_DAYS = 40.0
+
+
+@dataclass(frozen=True)
+class SyntheticCRM:
+    """A generated CRM: the tables a user would export, and the truth they would not have.
+
+    Attributes
+    ----------
+    leads : DataFrame
+        One row per lead, as exported (status open / won / lost, ``closed_at``).
+    activities : DataFrame
+        One row per touch.
+    truth : DataFrame
+        Per lead: ``p_convert`` (true probability of ever converting), ``converts``
+        (whether it eventually does), ``days_to_close``, ``size_band`` and the latent
+        activity drivers. Never give these to a model.
+    effects : dict
+        Planted log-odds effects, per field and level.
+    as_of : Timestamp
+        The export date; outcomes after it are unknown (open leads).
+    """
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame
+    truth: pd.DataFrame
+    effects: dict[str, dict[str, float]] = field(default_factory=dict)
+    as_of: pd.Timestamp = AS_OF
+
+
+def _pick(rng: np.random.Generator, table: dict, n: int) -> np.ndarray:
+    levels = list(table)
+    share = np.array([v[0] for v in table.values()], dtype=float)
+    idx = rng.choice(len(levels), size=n, p=share / share.sum())
+    return np.array(levels, dtype=object)[idx]
+
+
+def _size_band(employees: np.ndarray) -> np.ndarray:
+    labels = np.array(list(SIZE_BANDS), dtype=object)
+    return labels[np.searchsorted(SIZE_EDGES, employees, side="right")]
+
+
+def planted_effects(seed: int = 42) -> dict[str, dict[str, float]]:
+    """Return the planted log-odds effect of every level, per field.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (owner effects are drawn from it).
+
+    Returns
+    -------
+    dict
+        ``{field: {level: effect}}``; numeric drivers sit under ``"numeric"``.
+    """
+    rng = np.random.default_rng([seed, 1])
+    owner = rng.normal(0.0, 0.25, len(OWNERS))
+    return {
+        "intercept": {"": INTERCEPT},
+        "source": {k: v[1] for k, v in SOURCES.items()},
+        "region": {k: v[1] for k, v in REGIONS.items()},
+        "industry": {k: v[1] for k, v in INDUSTRIES.items()},
+        "size_band": {k: v[0] for k, v in SIZE_BANDS.items()},
+        "budget_band": {("unknown" if k is None else k): v[1] for k, v in BUDGETS.items()},
+        "owner": dict(zip(OWNERS, owner.round(3), strict=True)),
+        "decision_maker": {"True": DECISION_MAKER, "False": 0.0},
+        "numeric": {
+            "log1p_pricing_page_visits": B_PRICING,
+            "log1p_touches_first_30d": B_TOUCHES,
+            "days_to_first_touch": B_FIRST_TOUCH_DAY,
+        },
+    }
+
+
+def _activities(
+    rng: np.random.Generator,
+    lead_id: np.ndarray,
+    created: pd.DatetimeIndex,
+    first_delay: np.ndarray,
+    n_touch: np.ndarray,
+    closed: pd.Series,
+    won: np.ndarray,
+) -> pd.DataFrame:
+    rows = np.repeat(np.arange(len(lead_id)), n_touch)
+    first = np.r_[0, np.cumsum(n_touch)[:-1]]
+    is_first = np.zeros(len(rows), dtype=bool)
+    is_first[first[n_touch > 0]] = True
+    offset = np.where(is_first, first_delay[rows], first_delay[rows] + rng.uniform(0, 30, len(rows)))
+    ts = created.values[rows] + pd.to_timedelta(offset, unit="D").values
+    close = closed.values[rows]
+    keep = pd.isna(close) | (ts < close)
+    # Onboarding touches after a win: real CRMs have them, and they must never leak.
+    won_idx = np.flatnonzero(won)
+    post_rows = np.repeat(won_idx, 2)
+    post_ts = closed.values[post_rows] + pd.to_timedelta(
+        rng.uniform(1, 20, len(post_rows)), unit="D"
+    ).values
+    types = list(TOUCH_TYPES)
+    frame = pd.DataFrame(
+        {
+            "lead_id": np.r_[lead_id[rows[keep]], lead_id[post_rows]],
+            "timestamp": np.r_[ts[keep], post_ts],
+            "type": np.r_[
+                rng.choice(types, keep.sum(), p=list(TOUCH_TYPES.values())),
+                np.full(len(post_rows), "meeting"),
+            ],
+            "direction": np.r_[
+                rng.choice(["out", "in"], keep.sum(), p=[0.7, 0.3]),
+                np.full(len(post_rows), "out"),
+            ],
+        }
+    )
+    frame = frame[frame["timestamp"] < AS_OF].sort_values(["timestamp", "lead_id"])
+    frame["timestamp"] = frame["timestamp"].dt.floor("min")
+    frame.insert(0, "activity_id", [f"A{i:07d}" for i in range(len(frame))])
+    return frame.reset_index(drop=True)
+
+
+@lru_cache(maxsize=8)
+def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
+    """Generate a synthetic lead CRM.
+
+    Parameters
+    ----------
+    n_leads : int
+        Number of leads.
+    seed : int
+        Seed; the same seed always gives the same tables.
+
+    Returns
+    -------
+    SyntheticCRM
+        Leads, activities, truth and planted effects. Results are cached: treat the
+        frames as read-only (copy before changing them).
+
+    Examples
+    --------
+    >>> crm = make_leads(2_000, seed=1)
+    >>> sorted(crm.leads["status"].unique())
+    ['lost', 'open', 'won']
+    """
+    rng = np.random.default_rng(seed)
+    effects = planted_effects(seed)
+    n = n_leads
+    span = (AS_OF - START).days
+    created = START + pd.to_timedelta(np.sort(rng.uniform(0, span, n)), unit="D")
+    created = pd.DatetimeIndex(created).floor("min")
+    source = _pick(rng, SOURCES, n)
+    region = _pick(rng, REGIONS, n)
+    country = np.array(
+        [REGIONS[r][2][rng.integers(len(REGIONS[r][2]))] for r in region], dtype=object
+    )
+    # Iceland is a thin level on purpose.
+    iceland = country == "Iceland"
+    country[iceland & (rng.uniform(size=n) > 0.015)] = "Germany"
+    industry = _pick(rng, INDUSTRIES, n)
+    employees = np.round(np.exp(rng.normal(5.3, 1.6, n))).astype(int) + 1
+    size_band = _size_band(employees)
+    budget = _pick(rng, BUDGETS, n)
+    owner = np.array(OWNERS, dtype=object)[rng.integers(len(OWNERS), size=n)]
+    product = np.array(PRODUCTS, dtype=object)[rng.integers(len(PRODUCTS), size=n)]
+    decision_maker = rng.uniform(size=n) < 0.35
+    web_visits = rng.negative_binomial(2, 0.25, n)
+    pricing = rng.binomial(web_visits, 0.15)
+    email_opens = rng.poisson(3.0, n)
+    webinar = rng.uniform(size=n) < 0.15
+    owner_pace = dict(zip(OWNERS, rng.uniform(0.7, 1.4, len(OWNERS)), strict=True))
+    pace = np.array([owner_pace[o] for o in owner])
+    touches_30d = rng.poisson(2.5 * pace * np.where(source == "cold call", 1.4, 1.0))
+    first_delay = rng.exponential(2.0 / pace)
+
+    logit = (
+        INTERCEPT
+        + np.array([effects["source"][s] for s in source])
+        + np.array([effects["region"][r] for r in region])
+        + np.array([effects["industry"][i] for i in industry])
+        + np.array([effects["size_band"][b] for b in size_band])
+        + np.array([effects["budget_band"]["unknown" if b is None else b] for b in budget])
+        + np.array([effects["owner"][o] for o in owner])
+        + DECISION_MAKER * decision_maker
+        + B_PRICING * np.log1p(pricing)
+        + B_TOUCHES * np.log1p(touches_30d)
+        + B_FIRST_TOUCH_DAY * first_delay
+    )
+    p = 1.0 / (1.0 + np.exp(-logit))
+    converts = rng.uniform(size=n) < p
+    median = np.array([SIZE_BANDS[b][1] for b in size_band])
+    days = np.where(
+        converts,
+        np.exp(np.log(median) + 0.6 * rng.normal(size=n)),
+        np.exp(np.log(LOST_MEDIAN_DAYS) + 0.7 * rng.normal(size=n)),
+    )
+    closed_at = created + pd.to_timedelta(days, unit="D")
+    is_open = closed_at >= AS_OF
+    status = np.where(is_open, "open", np.where(converts, "won", "lost"))
+    closed_col = pd.Series(closed_at.floor("min"), dtype="datetime64[ns]")
+    closed_col[is_open] = pd.NaT
+
+    lead_id = np.array([f"L{i:06d}" for i in range(n)], dtype=object)
+    leads = pd.DataFrame(
+        {
+            "lead_id": lead_id,
+            "created_at": created,
+            "source": source,
+            "region": region,
+            "country": country,
+            "industry": industry,
+            "employees": employees,
+            "product_interest": product,
+            "owner": owner,
+            "decision_maker": decision_maker,
+            "budget_band": budget,
+            "web_visits": web_visits,
+            "pricing_page_visits": pricing,
+            "email_opens": email_opens,
+            "webinar_attended": webinar,
+            "status": status,
+            "closed_at": closed_col,
+        }
+    )
+    activities = _activities(
+        rng,
+        lead_id,
+        created,
+        first_delay,
+        touches_30d,
+        closed_col,
+        status == "won",
+    )
+    truth = pd.DataFrame(
+        {
+            "lead_id": lead_id,
+            "p_convert": p,
+            "converts": converts,
+            "days_to_close": days,
+            "size_band": size_band,
+            "touches_first_30d": touches_30d,
+            "days_to_first_touch": first_delay,
+        }
+    )
+    return SyntheticCRM(leads=leads, activities=activities, truth=truth, effects=effects)
+
+
+def write_leads(folder: str | Path, n_leads: int = 20_000, seed: int = 42) -> dict[str, Path]:
+    """Write the synthetic ``leads.csv``, ``activities.csv`` and ``truth.csv`` into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Target folder (created if missing).
+    n_leads, seed : int
+        Passed to :func:`make_leads`.
+
+    Returns
+    -------
+    dict
+        Table name to written path.
+    """
+    from crm_predict.io import write_table
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    crm = make_leads(n_leads, seed)
+    paths = {}
+    for name in ("leads", "activities", "truth"):
+        paths[name] = folder / f"{name}.csv"
+        write_table(getattr(crm, name), paths[name])
+    return paths

@@ -1,0 +1,149 @@
+"""Assemble a task's model frame and feature pipeline from its config."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+
+from crm_predict.config import TaskConfig
+from crm_predict.features.activity import ActivityAggregator
+from crm_predict.features.categorical import CategoricalEncoder
+from crm_predict.features.dates import DateFeatures, EngagementFeatures, SizeBands
+from crm_predict.features.numeric import NumericTransformer
+from crm_predict.loading import TaskData
+
+AS_OF = "as_of"
+
+
+def field_of(feature: str) -> str:
+    """Return the CRM field a feature column came from (the part before ``__``).
+
+    Examples
+    --------
+    >>> field_of("web_visits__log1p")
+    'web_visits'
+    """
+    return feature.split("__", 1)[0]
+
+
+def snapshot_dates(data: TaskData, config: TaskConfig) -> pd.Series:
+    """Each record's ``as_of``: its close date if closed before the data's date, else that date.
+
+    A closed lead is seen as it was just before it closed, so nothing that happened after
+    the outcome (onboarding calls, invoices) reaches its features.
+    """
+    as_of = pd.Series(data.as_of, index=data.frame.index, dtype="datetime64[ns]")
+    if config.time.closed:
+        closed = data.frame[config.time.closed]
+        as_of = closed.where(closed.notna() & (closed < as_of), as_of)
+    return as_of
+
+
+def build_model_frame(
+    data: TaskData,
+    config: TaskConfig,
+    aggregator: ActivityAggregator | None = None,
+) -> tuple[pd.DataFrame, ActivityAggregator | None]:
+    """Build the one-row-per-record frame the feature pipeline reads.
+
+    Parameters
+    ----------
+    data : TaskData
+        Loaded, validated tables.
+    config : TaskConfig
+        The task.
+    aggregator : ActivityAggregator, optional
+        A fitted aggregator (from training) to reuse at scoring time; fitted here if None.
+
+    Returns
+    -------
+    frame : DataFrame
+        The id, the model's input fields, ``as_of`` and activity aggregates.
+    aggregator : ActivityAggregator or None
+        The fitted aggregator, when the task has activities.
+    """
+    cols = [config.id_column, *input_fields(config)]
+    frame = data.frame[list(dict.fromkeys(c for c in cols if c != AS_OF))].copy()
+    frame[AS_OF] = snapshot_dates(data, config)
+    spec = config.activities
+    if spec is None or data.activities is None:
+        return frame, None
+    if aggregator is None:
+        aggregator = ActivityAggregator(
+            id_column=spec.id_column,
+            time_column=spec.time_column,
+            type_column=spec.type_column,
+            direction_column=spec.direction_column,
+            windows=tuple(spec.windows),
+        ).fit(data.activities)
+    ids = frame[config.id_column].astype(str)
+    aggregator.set_params(as_of=pd.Series(frame[AS_OF].to_numpy(), index=ids))
+    agg = aggregator.transform(data.activities)
+    aggregator.set_params(as_of=None)
+    joined = agg.reindex(ids.to_numpy())
+    joined = joined.fillna(
+        {k: v for k, v in aggregator.empty_row().items() if not pd.isna(v)}
+    )
+    joined.index = frame.index
+    return pd.concat([frame, joined], axis=1), aggregator
+
+
+def input_fields(config: TaskConfig) -> list[str]:
+    """The raw CRM fields the feature pipeline reads (besides activity aggregates)."""
+    f = config.features
+    cols = [*f.model_fields_for("categorical"), *f.model_fields_for("numeric")]
+    cols += [*f.model_fields_for("count"), *f.model_fields_for("date")]
+    if f.size_bands:
+        cols.append(f.size_bands.column)
+    if config.time.created:
+        cols.append(config.time.created)
+    return list(dict.fromkeys(cols))
+
+
+def build_feature_pipeline(
+    config: TaskConfig, activity_features: list[str] | None = None
+) -> ColumnTransformer:
+    """Return the (unfitted) feature pipeline for a task, with pandas output.
+
+    Parameters
+    ----------
+    config : TaskConfig
+        Which fields play which role.
+    activity_features : list of str, optional
+        Activity aggregate columns in the model frame (see :func:`build_model_frame`).
+
+    Returns
+    -------
+    ColumnTransformer
+        Outputs readable feature names; :func:`field_of` maps each back to its CRM field.
+    """
+    f = config.features
+    acts = list(activity_features or [])
+    parts: list[tuple] = []
+    if cats := f.model_fields_for("categorical"):
+        parts.append(("categorical", CategoricalEncoder(min_count=f.rare_min_count), cats))
+    if f.size_bands:
+        bands = SizeBands(edges=tuple(f.size_bands.edges), labels=tuple(f.size_bands.labels))
+        parts.append(("size_band", bands, [f.size_bands.column]))
+    numeric = [*f.model_fields_for("numeric"), *f.model_fields_for("count"), *acts]
+    if numeric:
+        parts.append(("numeric", NumericTransformer(), numeric))
+    created = config.time.created
+    if created:
+        dated = DateFeatures(age=f.lead_age, calendar=True)
+        parts.append(("created", dated, [created, AS_OF]))
+    if dates := f.model_fields_for("date"):
+        parts.append(("dates", DateFeatures(age=True), [*dates, AS_OF]))
+    if created and {"touches_total", "days_since_first_touch"} <= set(acts):
+        parts.append(
+            (
+                "engagement",
+                EngagementFeatures(),
+                [created, AS_OF, "touches_total", "days_since_first_touch"],
+            )
+        )
+    if not parts:
+        raise ValueError("the config lists no features: fill in features.categorical, numeric …")
+    return ColumnTransformer(
+        parts, remainder="drop", verbose_feature_names_out=False
+    ).set_output(transform="pandas")

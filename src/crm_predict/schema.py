@@ -1,0 +1,191 @@
+"""The CRM data contract: turn raw tables into typed ones, or one error listing every problem.
+
+Each check collects problems instead of stopping at the first, so a user fixing an export
+sees everything wrong with it at once. Messages name the column, the config key that asked
+for it, and the offending row ids.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from crm_predict.config import TaskConfig
+
+POSITIVE, NEGATIVE, OPEN = "positive", "negative", "open"
+_SHOW = 5
+
+
+def _rows(ids: pd.Series) -> str:
+    shown = ", ".join(str(v) for v in ids.iloc[:_SHOW])
+    more = f" and {len(ids) - _SHOW:,} more" if len(ids) > _SHOW else ""
+    return f"{shown}{more}"
+
+
+def missing_column_problems(
+    columns: Iterable[str], requests: Iterable[tuple[str, str]], table: str
+) -> list[str]:
+    """Return one problem per requested column that ``columns`` lacks.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Columns the table has.
+    requests : iterable of (column, config key)
+        What the config asks for.
+    table : str
+        Name of the table, for the message.
+
+    Examples
+    --------
+    >>> missing_column_problems(["lead_id"], [("regoin", "features.categorical")], "leads")
+    ["column 'regoin' is missing from leads (asked for by features.categorical)"]
+    """
+    have = list(columns)
+    problems = []
+    for col, key in requests:
+        if col in have:
+            continue
+        close = difflib.get_close_matches(col, have, n=1, cutoff=0.75)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(f"column '{col}' is missing from {table} (asked for by {key}){hint}")
+    return list(dict.fromkeys(problems))
+
+
+def clean_text(frame: pd.DataFrame, placeholders: Iterable[str]) -> pd.DataFrame:
+    """Strip text cells and turn placeholder values ("Select", "N/A", "") into missing.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw table.
+    placeholders : iterable of str
+        Values that mean "not answered", compared after stripping whitespace.
+
+    Returns
+    -------
+    DataFrame
+        A copy with the same columns.
+    """
+    out = frame.copy()
+    marks = set(placeholders)
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            text = s.astype("object").where(s.isna(), s.astype(str).str.strip())
+            out[col] = text.mask(text.isin(marks))
+    return out
+
+
+def coerce_dates(
+    frame: pd.DataFrame, columns: Iterable[tuple[str, str]], id_col: str, fmt: str | None
+) -> list[str]:
+    """Parse date columns in place; return a problem per column with unparseable values."""
+    problems = []
+    for col, key in columns:
+        if col not in frame.columns:
+            continue
+        raw = frame[col]
+        parsed = pd.to_datetime(raw, errors="coerce", format=fmt)
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert(None)
+        bad = raw.notna() & parsed.isna()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
+            problems.append(
+                f"{key} '{col}': {int(bad.sum()):,} values are not dates ({examples}); "
+                f"rows {_rows(frame.loc[bad, id_col])}"
+            )
+        frame[col] = parsed.astype("datetime64[ns]")
+    return problems
+
+
+def coerce_numbers(
+    frame: pd.DataFrame, columns: Iterable[tuple[str, str]], id_col: str
+) -> list[str]:
+    """Parse numeric columns in place; return a problem per column with unparseable values."""
+    problems = []
+    for col, key in columns:
+        if col not in frame.columns:
+            continue
+        raw = frame[col]
+        if pd.api.types.is_bool_dtype(raw):
+            frame[col] = raw.astype(float)
+            continue
+        parsed = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & parsed.isna()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
+            problems.append(
+                f"{key} '{col}': {int(bad.sum()):,} values are not numbers ({examples}); "
+                f"rows {_rows(frame.loc[bad, id_col])}"
+            )
+        frame[col] = parsed.astype(float)
+    return problems
+
+
+def as_text(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Store categorical columns as Python strings (or missing), whatever their raw dtype."""
+    for col in columns:
+        if col in frame.columns:
+            s = frame[col]
+            frame[col] = s.astype("object").where(s.isna(), s.astype(str))
+
+
+def id_problems(frame: pd.DataFrame, id_col: str) -> list[str]:
+    """Return problems with the id column: missing ids and duplicated ids."""
+    problems = []
+    ids = frame[id_col]
+    if ids.isna().any():
+        problems.append(
+            f"id_column '{id_col}': {int(ids.isna().sum()):,} rows have no id "
+            f"(row numbers {_rows(pd.Series(np.flatnonzero(ids.isna()) + 1))})"
+        )
+    dup = ids[ids.duplicated(keep=False) & ids.notna()]
+    if len(dup):
+        counts = dup.value_counts()
+        shown = ", ".join(f"{k} ×{v}" for k, v in counts.iloc[:_SHOW].items())
+        problems.append(
+            f"id_column '{id_col}': {len(counts):,} ids appear more than once ({shown})"
+        )
+    return problems
+
+
+def outcome_of(frame: pd.DataFrame, config: TaskConfig) -> tuple[pd.Series, list[str]]:
+    """Map the target column to ``positive`` / ``negative`` / ``open``.
+
+    Returns
+    -------
+    outcome : Series
+        One of the three labels per row (missing where unmapped).
+    problems : list of str
+        Unmapped values, and a target with a single class among closed rows.
+    """
+    t = config.target
+    col = t.column
+    raw = frame[col]
+    text = raw.astype("object").where(raw.isna(), raw.astype(str))
+    mapping = {v: POSITIVE for v in t.positive}
+    mapping |= {v: NEGATIVE for v in t.negative}
+    mapping |= {v: OPEN for v in t.open}
+    outcome = text.map(mapping)
+    problems = []
+    unmapped = text[outcome.isna()]
+    if len(unmapped):
+        counts = unmapped.fillna("<blank>").value_counts()
+        shown = ", ".join(f"{k!r} ({v:,} rows)" for k, v in counts.iloc[:_SHOW].items())
+        problems.append(
+            f"target.column '{col}': values not listed under target.positive, "
+            f"target.negative or target.open: {shown}"
+        )
+    classes = set(outcome.dropna()) - {OPEN}
+    if len(frame) and classes != {POSITIVE, NEGATIVE}:
+        have = ", ".join(sorted(classes)) or "none"
+        problems.append(
+            f"target.column '{col}': closed records need both classes to learn from, "
+            f"found only: {have}"
+        )
+    return outcome, problems
