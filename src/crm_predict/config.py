@@ -131,6 +131,12 @@ class TimeSpec(_Strict):
     as_of: date | None = Field(
         None, description="the data's 'today'; None uses the latest date found in the data"
     )
+    snapshot_days: int = Field(
+        0,
+        ge=0,
+        description="training rows are seen as they were this many days after creation "
+        "(never after their close date), the age at which leads are first scored",
+    )
     date_format: str | None = None
 
 
@@ -163,6 +169,7 @@ class FeatureSpec(_Strict):
     size_bands: SizeBands | None = None
     rare_min_count: int = Field(20, ge=1)
     lead_age: bool = False
+    calendar: bool = True
 
     def model_fields_for(self, role: str) -> list[str]:
         """Return the fields of ``role`` the model uses (leaky ones only when allowed)."""
@@ -283,6 +290,19 @@ def _format_errors(err: ValidationError, origin: str) -> str:
             lines.append(f"  - unknown key '{key}'{hint}")
         elif e["type"] == "missing":
             lines.append(f"  - missing required key '{key}'")
+        elif e["type"] == "invalid_key" and isinstance(e["input"], bool):
+            # YAML 1.1 reads a bare on/yes/true (off/no/false) key as a boolean.
+            where = ".".join(str(p) for p in loc[:-1]) or "top level"
+            if e["input"] and loc[:1] == ("joins",):
+                lines.append(
+                    f"  - {where}: 'on:' is read by YAML as true; name the join column "
+                    "with 'key:' (and 'right_key:' if the joined table spells it differently)"
+                )
+            else:
+                word = "on/yes/true" if e["input"] else "off/no/false"
+                lines.append(
+                    f"  - {where}: a bare {word} key is read by YAML as {e['input']}; quote it"
+                )
         else:
             lines.append(f"  - {key}: {e['msg']}")
     return "\n".join(lines)

@@ -9,13 +9,15 @@ Planted truth (log-odds, see :data:`PLANTED`):
 
 * one effect per level of ``source``, ``region``, ``industry``, ``size_band``,
   ``budget_band`` and ``owner``, plus ``decision_maker``;
-* ``log1p(pricing_page_visits)`` and ``log1p(touches in the first 30 days)`` raise the odds;
+* ``log1p(pricing_page_visits)`` and ``log1p(touches in the first 14 days)`` raise the odds;
   every day before the first touch (speed to lead) lowers them;
-* time to convert is log-normal with a median that depends on the size band: enterprise
-  leads convert more often **and** more slowly;
+* no deal closes within its first 14 days (:data:`EARLY_DAYS`, a minimum sales cycle), so a
+  lead seen 14 days after creation shows every planted driver and nothing of its outcome;
+* time to close is 14 days plus a log-normal whose median depends on the size band:
+  enterprise leads convert more often **and** more slowly;
 * leads whose outcome lies after the data's ``as_of`` date are still open (right-censored);
 * a few thin levels (source ``podcast``, industry ``government``, country ``Iceland``) have
-  fewer than 30 leads;
+  fewer than 30 leads (at most :data:`THIN_MAX`, whatever ``n_leads``);
 * won leads get onboarding touches *after* they close: a feature builder that ignores the
   as-of date leaks the outcome.
 """
@@ -57,11 +59,11 @@ INDUSTRIES = {
     "education": (0.119, -0.2),
     "government": (0.001, 0.4),
 }
-SIZE_BANDS = {  # band: (log-odds effect, median days to convert)
-    "small": (-0.2, 18.0),
-    "mid": (0.0, 30.0),
-    "large": (0.3, 45.0),
-    "enterprise": (0.6, 75.0),
+SIZE_BANDS = {  # band: (log-odds effect, median days to convert after the first 14)
+    "small": (-0.2, 10.0),
+    "mid": (0.0, 20.0),
+    "large": (0.3, 35.0),
+    "enterprise": (0.6, 60.0),
 }
 SIZE_EDGES = [50, 250, 1000]
 BUDGETS = {"low": (0.3, -0.4), "medium": (0.3, 0.0), "high": (0.2, 0.5), None: (0.2, -0.1)}
@@ -82,12 +84,15 @@ OWNERS = [
 ]
 TOUCH_TYPES = {"call": 0.35, "email": 0.35, "meeting": 0.12, "demo": 0.1, "proposal": 0.08}
 
+THIN_MAX = 25  # most leads a thin level (podcast, government, Iceland) gets
+
 INTERCEPT = -1.1
 DECISION_MAKER = 0.5
 B_PRICING = 0.35  # per log1p(pricing page visits)
-B_TOUCHES = 0.45  # per log1p(touches in the first 30 days)
-B_FIRST_TOUCH_DAY = -0.12  # per day from creation to the first touch
-LOST_MEDIAN_DAYS = 40.0
+B_TOUCHES = 0.45  # per log1p(touches in the first 14 days)
+B_FIRST_TOUCH_DAY = -0.12  # per day from creation to the first touch (capped at 14)
+LOST_MEDIAN_DAYS = 30.0  # after the first 14
+EARLY_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,9 @@ class SyntheticCRM:
         One row per touch.
     truth : DataFrame
         Per lead: ``p_convert`` (true probability of ever converting), ``converts``
-        (whether it eventually does), ``days_to_close``, ``size_band`` and the latent
-        activity drivers. Never give these to a model.
+        (whether it eventually does), ``days_to_close``, ``size_band`` and the activity
+        drivers (``touches_first_14d``, ``days_to_first_touch``). Never give these to a
+        model.
     effects : dict
         Planted log-odds effects, per field and level.
     as_of : Timestamp
@@ -155,35 +161,47 @@ def planted_effects(seed: int = 42) -> dict[str, dict[str, float]]:
         "decision_maker": {"True": DECISION_MAKER, "False": 0.0},
         "numeric": {
             "log1p_pricing_page_visits": B_PRICING,
-            "log1p_touches_first_30d": B_TOUCHES,
+            "log1p_touches_first_14d": B_TOUCHES,
             "days_to_first_touch": B_FIRST_TOUCH_DAY,
         },
     }
+
+
+def _touch_times(
+    rng: np.random.Generator, first_delay: np.ndarray, n_early: np.ndarray, n_late: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row index and day offset of every touch: the first, the early ones, the later ones."""
+    has_first = first_delay < EARLY_DAYS
+    rows_first = np.flatnonzero(has_first)
+    rows_early = np.repeat(np.arange(len(n_early)), np.maximum(n_early - 1, 0))
+    early = first_delay[rows_early] + rng.uniform(0, 1, len(rows_early)) * (
+        EARLY_DAYS - first_delay[rows_early]
+    )
+    rows_late = np.repeat(np.arange(len(n_late)), n_late)
+    late = EARLY_DAYS + rng.uniform(0, 76, len(rows_late))
+    rows = np.r_[rows_first, rows_early, rows_late]
+    offset = np.r_[first_delay[rows_first], early, late]
+    return rows, offset
 
 
 def _activities(
     rng: np.random.Generator,
     lead_id: np.ndarray,
     created: pd.DatetimeIndex,
-    first_delay: np.ndarray,
-    n_touch: np.ndarray,
+    touches: tuple[np.ndarray, np.ndarray, np.ndarray],
     closed: pd.Series,
     won: np.ndarray,
 ) -> pd.DataFrame:
-    rows = np.repeat(np.arange(len(lead_id)), n_touch)
-    first = np.r_[0, np.cumsum(n_touch)[:-1]]
-    is_first = np.zeros(len(rows), dtype=bool)
-    is_first[first[n_touch > 0]] = True
-    offset = np.where(is_first, first_delay[rows], first_delay[rows] + rng.uniform(0, 30, len(rows)))
+    rows, offset = _touch_times(rng, *touches)
     ts = created.values[rows] + pd.to_timedelta(offset, unit="D").values
     close = closed.values[rows]
     keep = pd.isna(close) | (ts < close)
     # Onboarding touches after a win: real CRMs have them, and they must never leak.
-    won_idx = np.flatnonzero(won)
-    post_rows = np.repeat(won_idx, 2)
-    post_ts = closed.values[post_rows] + pd.to_timedelta(
-        rng.uniform(1, 20, len(post_rows)), unit="D"
-    ).values
+    post_rows = np.repeat(np.flatnonzero(won), 2)
+    post_ts = (
+        closed.values[post_rows]
+        + pd.to_timedelta(rng.uniform(1, 20, len(post_rows)), unit="D").values
+    )
     types = list(TOUCH_TYPES)
     frame = pd.DataFrame(
         {
@@ -243,6 +261,13 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
     iceland = country == "Iceland"
     country[iceland & (rng.uniform(size=n) > 0.015)] = "Germany"
     industry = _pick(rng, INDUSTRIES, n)
+    # Thin means few leads, not a small share: cap them so they stay thin at any n_leads.
+    for values, level, fallback in (
+        (source, "podcast", "web form"),
+        (industry, "government", "software"),
+        (country, "Iceland", "Germany"),
+    ):
+        values[np.flatnonzero(values == level)[THIN_MAX:]] = fallback
     employees = np.round(np.exp(rng.normal(5.3, 1.6, n))).astype(int) + 1
     size_band = _size_band(employees)
     budget = _pick(rng, BUDGETS, n)
@@ -255,8 +280,10 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
     webinar = rng.uniform(size=n) < 0.15
     owner_pace = dict(zip(OWNERS, rng.uniform(0.7, 1.4, len(OWNERS)), strict=True))
     pace = np.array([owner_pace[o] for o in owner])
-    touches_30d = rng.poisson(2.5 * pace * np.where(source == "cold call", 1.4, 1.0))
     first_delay = rng.exponential(2.0 / pace)
+    rate = 1.5 * pace * np.where(source == "cold call", 1.4, 1.0)
+    touches_14d = np.where(first_delay < EARLY_DAYS, 1 + rng.poisson(rate), 0)
+    later_touches = rng.poisson(1.5, n)
 
     logit = (
         INTERCEPT
@@ -268,13 +295,13 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
         + np.array([effects["owner"][o] for o in owner])
         + DECISION_MAKER * decision_maker
         + B_PRICING * np.log1p(pricing)
-        + B_TOUCHES * np.log1p(touches_30d)
-        + B_FIRST_TOUCH_DAY * first_delay
+        + B_TOUCHES * np.log1p(touches_14d)
+        + B_FIRST_TOUCH_DAY * np.minimum(first_delay, EARLY_DAYS)
     )
     p = 1.0 / (1.0 + np.exp(-logit))
     converts = rng.uniform(size=n) < p
     median = np.array([SIZE_BANDS[b][1] for b in size_band])
-    days = np.where(
+    days = EARLY_DAYS + np.where(
         converts,
         np.exp(np.log(median) + 0.6 * rng.normal(size=n)),
         np.exp(np.log(LOST_MEDIAN_DAYS) + 0.7 * rng.normal(size=n)),
@@ -311,8 +338,7 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
         rng,
         lead_id,
         created,
-        first_delay,
-        touches_30d,
+        (first_delay, touches_14d, later_touches),
         closed_col,
         status == "won",
     )
@@ -323,7 +349,7 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
             "converts": converts,
             "days_to_close": days,
             "size_band": size_band,
-            "touches_first_30d": touches_30d,
+            "touches_first_14d": touches_14d,
             "days_to_first_touch": first_delay,
         }
     )

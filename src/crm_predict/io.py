@@ -79,8 +79,9 @@ def read_table(source: TableSource) -> pd.DataFrame:
     if source.sql is not None:
         return read_sql(source.sql.url, source.sql.query)
     assert source.path is not None
-    return read_file(source.path, source.format, sep=source.sep, encoding=source.encoding,
-                     sheet=source.sheet)
+    return read_file(
+        source.path, source.format, sep=source.sep, encoding=source.encoding, sheet=source.sheet
+    )
 
 
 def read_file(
@@ -114,8 +115,14 @@ def read_file(
     kind = detect_format(path, fmt)
     try:
         if kind == "csv":
-            return pd.read_csv(path, sep=sep, encoding=encoding, keep_default_na=False,
-                               na_values=[""], low_memory=False)
+            return pd.read_csv(
+                path,
+                sep=sep,
+                encoding=encoding,
+                keep_default_na=False,
+                na_values=[""],
+                low_memory=False,
+            )
         if kind == "parquet":
             return pd.read_parquet(path)
         return pd.read_excel(path, sheet_name=sheet or 0)
@@ -143,9 +150,13 @@ def read_sql(url: str, query: str) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             return pd.read_sql_query(sa.text(query), conn)
-    except sa.exc.SQLAlchemyError as exc:
-        raise DataValidationError([f"query failed: {exc.__class__.__name__}: {exc.orig or exc}"],
-                                  source=url.split("@")[-1]) from exc
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas wraps the driver's error (no such table, syntax) in its DatabaseError.
+        err = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+        err = getattr(err, "orig", None) or err
+        raise DataValidationError(
+            [f"query failed: {err.__class__.__name__}: {err}"], source=url.split("@")[-1]
+        ) from exc
     finally:
         engine.dispose()
 
@@ -168,8 +179,9 @@ def iter_file(path: str | Path, chunksize: int, fmt: str = "auto") -> Iterator[p
     """
     kind = detect_format(path, fmt)
     if kind == "csv":
-        yield from pd.read_csv(path, chunksize=chunksize, keep_default_na=False,
-                               na_values=[""], low_memory=False)
+        yield from pd.read_csv(
+            path, chunksize=chunksize, keep_default_na=False, na_values=[""], low_memory=False
+        )
     elif kind == "parquet":
         import pyarrow.parquet as pq
 

@@ -53,6 +53,28 @@ def _recode(frame: pd.DataFrame, config: TaskConfig, table: str, notes: list[str
         frame[col] = frame[col].replace(mapping)
 
 
+def _placeholder_notes(frame: pd.DataFrame, placeholders: list[str]) -> list[str]:
+    marks = [p for p in placeholders if p.strip()]
+    notes = []
+    text_cols = [
+        c
+        for c in frame.columns
+        if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])
+    ]
+    for mark in marks:
+        hits = {c: int((frame[c].astype("object") == mark).sum()) for c in text_cols}
+        hits = {c: n for c, n in hits.items() if n}
+        if hits:
+            top = ", ".join(
+                f"{c} ({n:,})" for c, n in sorted(hits.items(), key=lambda kv: -kv[1])[:4]
+            )
+            notes.append(
+                f"placeholder {mark!r} read as missing in {len(hits)} columns, "
+                f"{sum(hits.values()):,} cells: {top}"
+            )
+    return notes
+
+
 def _join(
     frame: pd.DataFrame, spec: JoinSpec, config: TaskConfig, notes: list[str]
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -98,12 +120,13 @@ def _join(
 
 def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, list[str]]:
     acts = schema.clean_text(read_table(spec), config.missing_values)
-    requests = [(spec.id_column, "activities.id_column"), (spec.time_column,
-                                                          "activities.time_column")]
+    requests = [
+        (spec.id_column, "activities.id_column"),
+        (spec.time_column, "activities.time_column"),
+    ]
     requests += [
         (c, f"activities.{k}")
-        for k, c in (("type_column", spec.type_column), ("direction_column",
-                                                         spec.direction_column))
+        for k, c in (("type_column", spec.type_column), ("direction_column", spec.direction_column))
         if c
     ]
     problems = schema.missing_column_problems(acts.columns, requests, "activities")
@@ -111,7 +134,9 @@ def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, l
         return acts, problems
     acts[spec.id_column] = acts[spec.id_column].astype("object").astype(str)
     problems += schema.coerce_dates(
-        acts, [(spec.time_column, "activities.time_column")], spec.id_column,
+        acts,
+        [(spec.time_column, "activities.time_column")],
+        spec.id_column,
         config.time.date_format,
     )
     schema.as_text(acts, [c for c in (spec.type_column, spec.direction_column) if c])
@@ -153,6 +178,7 @@ def load_task_data(config: TaskConfig) -> TaskData:
     frame = read_table(config.source)
     if frame.empty:
         raise DataValidationError(["the table has no rows"], source=origin)
+    notes += _placeholder_notes(frame, config.missing_values)
     frame = schema.clean_text(frame, config.missing_values)
     _recode(frame, config, "source", notes)
     problems = schema.missing_column_problems(
@@ -165,11 +191,17 @@ def load_task_data(config: TaskConfig) -> TaskData:
         frame, join_problems = _join(frame, spec, config, notes)
         problems += join_problems
     problems += schema.missing_column_problems(frame.columns, config.column_requests(), origin)
-    if problems:
+    # The id, target and join-key columns are asked for twice: list each problem once.
+    problems = list(dict.fromkeys(problems))
+    # Go on checking what can be checked, so every problem is listed at once; only
+    # without ids can no row be named.
+    if config.id_column not in frame.columns:
         raise DataValidationError(problems, source=origin)
 
-    frame[config.id_column] = frame[config.id_column].astype("object").where(
-        frame[config.id_column].isna(), frame[config.id_column].astype(str)
+    frame[config.id_column] = (
+        frame[config.id_column]
+        .astype("object")
+        .where(frame[config.id_column].isna(), frame[config.id_column].astype(str))
     )
     problems += schema.id_problems(frame, config.id_column)
     dates = [(getattr(config.time, k), f"time.{k}") for k in ("created", "closed")]
@@ -183,8 +215,10 @@ def load_task_data(config: TaskConfig) -> TaskData:
         numbers.append((config.features.size_bands.column, "features.size_bands.column"))
     problems += schema.coerce_numbers(frame, numbers, config.id_column)
     schema.as_text(frame, config.features.model_fields_for("categorical") + config.segments)
-    outcome, target_problems = schema.outcome_of(frame, config)
-    problems += target_problems
+    outcome = pd.Series(pd.NA, index=frame.index, dtype="object")
+    if config.target.column in frame.columns:
+        outcome, target_problems = schema.outcome_of(frame, config)
+        problems += target_problems
 
     acts = None
     if config.activities is not None:

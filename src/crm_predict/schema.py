@@ -89,9 +89,7 @@ def coerce_dates(
         if col not in frame.columns:
             continue
         raw = frame[col]
-        parsed = pd.to_datetime(raw, errors="coerce", format=fmt)
-        if parsed.dt.tz is not None:
-            parsed = parsed.dt.tz_convert(None)
+        parsed = to_dates(raw, fmt)
         bad = raw.notna() & parsed.isna()
         if bad.any():
             examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
@@ -99,8 +97,37 @@ def coerce_dates(
                 f"{key} '{col}': {int(bad.sum()):,} values are not dates ({examples}); "
                 f"rows {_rows(frame.loc[bad, id_col])}"
             )
-        frame[col] = parsed.astype("datetime64[ns]")
+        frame[col] = parsed
     return problems
+
+
+def to_dates(raw: pd.Series, fmt: str | None = None) -> pd.Series:
+    """Parse ``raw`` into naive ``datetime64[ns]``; unparseable values become NaT.
+
+    Values with a UTC offset are converted to UTC. Without ``fmt``, values that do not fit
+    the format inferred from the first one ("2024-01-03" then "2024-01-04 10:30") are
+    parsed one by one.
+
+    Examples
+    --------
+    >>> to_dates(pd.Series(["2024-01-03", "2024-01-04 10:30", "soon"])).tolist()
+    [Timestamp('2024-01-03 00:00:00'), Timestamp('2024-01-04 10:30:00'), NaT]
+    """
+
+    def naive(s: pd.Series) -> pd.Series:
+        if s.dt.tz is not None:
+            s = s.dt.tz_convert(None)
+        return s.astype("datetime64[ns]")
+
+    try:
+        parsed = naive(pd.to_datetime(raw, errors="coerce", format=fmt))
+    except ValueError:  # mixed UTC offsets, e.g. an export spanning a DST change
+        parsed = naive(pd.to_datetime(raw, errors="coerce", format=fmt, utc=True))
+    retry = raw.notna() & parsed.isna()
+    if fmt is None and retry.any():
+        again = pd.to_datetime(raw[retry], errors="coerce", format="mixed", utc=True)
+        parsed = parsed.mask(retry, naive(again))
+    return parsed
 
 
 def coerce_numbers(

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+from sklearn.utils.validation import _check_feature_names_in, validate_data
 
 
-def as_frame(X, columns: list[str] | None = None) -> pd.DataFrame:
-    """Return ``X`` as a DataFrame; arrays get string column names ``x0, x1, …``."""
+def check_frame(estimator, X, *, reset: bool) -> pd.DataFrame:
+    """Validate ``X`` the way scikit-learn does and return it as a DataFrame.
+
+    Rejects sparse, complex, empty and 1-d input; on ``reset`` records ``n_features_in_``
+    (and ``feature_names_in_`` for a DataFrame), otherwise checks ``X`` against them.
+    Values are not converted: text, dates and missing values reach the transformer as
+    they came. Columns are named as in fit (``x0, x1, …`` for arrays).
+    """
     if isinstance(X, pd.DataFrame):
-        return X if columns is None else X[columns]
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim != 2:
-        raise ValueError(f"expected a 2-d table, got an array of shape {arr.shape}")
-    frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    return frame if columns is None else frame[columns]
+        # check_array cannot hold dates and numbers in one array: check the frame's shape
+        # and names only, and leave its typed columns alone.
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        if min(X.shape) == 0:
+            raise ValueError(
+                f"Found a table with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+                f"(shape={X.shape}) while a minimum of 1 of each is required."
+            )
+        return X.set_axis(input_names(estimator), axis=1)
+    checked = validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite=False)
+    return pd.DataFrame(checked, columns=input_names(estimator)).infer_objects()
+
+
+def input_names(estimator) -> list[str]:
+    """The fitted input column names (``x0, x1, …`` when fitted on an array)."""
+    return [str(c) for c in _check_feature_names_in(estimator, None)]
 
 
 def days_between(later: pd.Series, earlier: pd.Series) -> pd.Series:

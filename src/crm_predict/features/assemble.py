@@ -8,11 +8,10 @@ from sklearn.compose import ColumnTransformer
 from crm_predict.config import TaskConfig
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.categorical import CategoricalEncoder
+from crm_predict.features.cleaning import AS_OF
 from crm_predict.features.dates import DateFeatures, EngagementFeatures, SizeBands
 from crm_predict.features.numeric import NumericTransformer
 from crm_predict.loading import TaskData
-
-AS_OF = "as_of"
 
 
 def field_of(feature: str) -> str:
@@ -26,23 +25,30 @@ def field_of(feature: str) -> str:
     return feature.split("__", 1)[0]
 
 
-def snapshot_dates(data: TaskData, config: TaskConfig) -> pd.Series:
-    """Each record's ``as_of``: its close date if closed before the data's date, else that date.
+def snapshot_dates(data: TaskData, config: TaskConfig, training: bool = True) -> pd.Series:
+    """Each record's ``as_of``: the date its features are computed from.
 
-    A closed lead is seen as it was just before it closed, so nothing that happened after
-    the outcome (onboarding calls, invoices) reaches its features.
+    For scoring, every record is seen as of the data's date. For training, a record is seen
+    ``time.snapshot_days`` after its creation, and never on or after its close date: its
+    features then hold only what was known while the outcome was still open, so nothing
+    that happened on the way to the outcome (or after it) leaks into the model.
     """
     as_of = pd.Series(data.as_of, index=data.frame.index, dtype="datetime64[ns]")
+    created = config.time.created
+    if not training or not created:
+        return as_of
+    seen = data.frame[created] + pd.Timedelta(days=config.time.snapshot_days)
     if config.time.closed:
         closed = data.frame[config.time.closed]
-        as_of = closed.where(closed.notna() & (closed < as_of), as_of)
-    return as_of
+        seen = seen.where(~(closed < seen), closed)
+    return seen.where(seen.notna() & (seen < as_of), as_of)
 
 
 def build_model_frame(
     data: TaskData,
     config: TaskConfig,
     aggregator: ActivityAggregator | None = None,
+    training: bool = True,
 ) -> tuple[pd.DataFrame, ActivityAggregator | None]:
     """Build the one-row-per-record frame the feature pipeline reads.
 
@@ -54,6 +60,9 @@ def build_model_frame(
         The task.
     aggregator : ActivityAggregator, optional
         A fitted aggregator (from training) to reuse at scoring time; fitted here if None.
+    training : bool
+        Training rows are seen at their snapshot date, scoring rows at the data's date
+        (see :func:`snapshot_dates`).
 
     Returns
     -------
@@ -64,7 +73,7 @@ def build_model_frame(
     """
     cols = [config.id_column, *input_fields(config)]
     frame = data.frame[list(dict.fromkeys(c for c in cols if c != AS_OF))].copy()
-    frame[AS_OF] = snapshot_dates(data, config)
+    frame[AS_OF] = snapshot_dates(data, config, training)
     spec = config.activities
     if spec is None or data.activities is None:
         return frame, None
@@ -81,9 +90,7 @@ def build_model_frame(
     agg = aggregator.transform(data.activities)
     aggregator.set_params(as_of=None)
     joined = agg.reindex(ids.to_numpy())
-    joined = joined.fillna(
-        {k: v for k, v in aggregator.empty_row().items() if not pd.isna(v)}
-    )
+    joined = joined.fillna({k: v for k, v in aggregator.empty_row().items() if not pd.isna(v)})
     joined.index = frame.index
     return pd.concat([frame, joined], axis=1), aggregator
 
@@ -129,8 +136,8 @@ def build_feature_pipeline(
     if numeric:
         parts.append(("numeric", NumericTransformer(), numeric))
     created = config.time.created
-    if created:
-        dated = DateFeatures(age=f.lead_age, calendar=True)
+    if created and (f.lead_age or f.calendar):
+        dated = DateFeatures(age=f.lead_age, calendar=f.calendar)
         parts.append(("created", dated, [created, AS_OF]))
     if dates := f.model_fields_for("date"):
         parts.append(("dates", DateFeatures(age=True), [*dates, AS_OF]))
@@ -144,6 +151,6 @@ def build_feature_pipeline(
         )
     if not parts:
         raise ValueError("the config lists no features: fill in features.categorical, numeric …")
-    return ColumnTransformer(
-        parts, remainder="drop", verbose_feature_names_out=False
-    ).set_output(transform="pandas")
+    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False).set_output(
+        transform="pandas"
+    )

@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from crm_predict.features._base import as_frame
+from crm_predict.features._base import check_frame, input_names
 
 MISSING = "(missing)"
 OTHER = "(other)"
@@ -30,8 +30,10 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
     ----------
     categories_ : dict of str to list of str
         The levels kept per column, ``"(other)"`` and ``"(missing)"`` last.
+    n_features_in_ : int
+        Number of input columns.
     feature_names_in_ : ndarray of str
-        Input columns.
+        Input columns (when fitted on a DataFrame).
 
     Examples
     --------
@@ -46,26 +48,21 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> CategoricalEncoder:
         """Learn the levels of every column."""
-        frame = as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
+        frame = check_frame(self, X, reset=True)
         self.categories_ = {}
         for col in frame.columns:
             counts = _text(frame[col]).value_counts()
-            kept = sorted(counts.index[counts >= self.min_count])
+            # A raw level spelled like a reserved one would duplicate a category.
+            kept = sorted(
+                v for v in counts.index[counts >= self.min_count] if v not in (OTHER, MISSING)
+            )
             self.categories_[col] = [*kept, OTHER, MISSING]
         return self
 
     def transform(self, X) -> pd.DataFrame:
         """Map every value to a learned level; return categorical columns."""
         check_is_fitted(self, "categories_")
-        frame = as_frame(X)
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but CategoricalEncoder is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        frame.columns = self.feature_names_in_
+        frame = check_frame(self, X, reset=False)
         out = {}
         for col, levels in self.categories_.items():
             text = _text(frame[col])
@@ -77,17 +74,21 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Return the output names: the input column names."""
         check_is_fitted(self, "categories_")
-        return np.asarray(self.feature_names_in_, dtype=object)
+        return np.asarray(input_names(self), dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         tags.input_tags.allow_nan = True
+        # Output is categorical text levels, whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = []
         return tags
 
 
 def _text(s: pd.Series) -> pd.Series:
-    return s.astype("object").where(s.notna(), None).map(
-        lambda v: v if v is None else str(v), na_action="ignore"
+    return (
+        s.astype("object")
+        .where(s.notna(), None)
+        .map(lambda v: v if v is None else str(v), na_action="ignore")
     )

@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from crm_predict.features._base import as_frame, days_between
+from crm_predict.features._base import check_frame, days_between, input_names
 
 
 class DateFeatures(TransformerMixin, BaseEstimator):
@@ -39,40 +39,41 @@ class DateFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> DateFeatures:
         """Remember the field names."""
-        frame = as_frame(X)
+        frame = check_frame(self, X, reset=True)
         if frame.shape[1] < 2:
-            raise ValueError("DateFeatures needs date fields and a last reference-date column")
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
+            raise ValueError(
+                "DateFeatures needs date fields and a last reference-date column, "
+                f"got {frame.shape[1]} feature(s)"
+            )
         return self
 
     def transform(self, X) -> pd.DataFrame:
         """Compute ages and calendar parts."""
-        check_is_fitted(self, "feature_names_in_")
-        frame = as_frame(X)
+        check_is_fitted(self, "n_features_in_")
+        frame = check_frame(self, X, reset=False)
         ref = _dates(frame.iloc[:, -1])
         out = {}
-        for i, col in enumerate(self.feature_names_in_[:-1]):
+        for i, col in enumerate(input_names(self)[:-1]):
             d = _dates(frame.iloc[:, i])
             if self.age:
                 out[f"{col}__age_days"] = days_between(ref, d).to_numpy(dtype=float)
             if self.calendar:
-                out[f"{col}__weekday"] = d.dt.weekday.to_numpy(dtype=float)
+                out[f"{col}__weekday"] = d.dt.day_of_week.to_numpy(dtype=float)
                 out[f"{col}__month"] = d.dt.month.to_numpy(dtype=float)
         return pd.DataFrame(out, index=frame.index, columns=self.get_feature_names_out())
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Output names, ``<field>__<part>``."""
-        check_is_fitted(self, "feature_names_in_")
-        parts = (["age_days"] if self.age else []) + (
-            ["weekday", "month"] if self.calendar else []
-        )
-        names = [f"{c}__{p}" for c in self.feature_names_in_[:-1] for p in parts]
+        check_is_fitted(self, "n_features_in_")
+        parts = (["age_days"] if self.age else []) + (["weekday", "month"] if self.calendar else [])
+        names = [f"{c}__{p}" for c in input_names(self)[:-1] for p in parts]
         return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # Dates and numbers written as text are parsed value by value.
+        tags.input_tags.string = True
         return tags
 
 
@@ -106,18 +107,18 @@ class SizeBands(TransformerMixin, BaseEstimator):
         """Check the bands and remember the field names."""
         if len(self.labels) != len(self.edges) + 1:
             raise ValueError("SizeBands needs exactly one more label than edges")
-        frame = as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
+        if list(self.edges) != sorted(self.edges):
+            raise ValueError("SizeBands needs increasing edges")
+        check_frame(self, X, reset=True)
         return self
 
     def transform(self, X) -> pd.DataFrame:
         """Return one categorical band column per input column."""
-        check_is_fitted(self, "feature_names_in_")
-        frame = as_frame(X)
+        check_is_fitted(self, "n_features_in_")
+        frame = check_frame(self, X, reset=False)
         levels = [*self.labels, "(missing)"]
         out = {}
-        for i, col in enumerate(self.feature_names_in_):
+        for i, col in enumerate(input_names(self)):
             values = pd.to_numeric(frame.iloc[:, i], errors="coerce").to_numpy(dtype=float)
             idx = np.searchsorted(np.asarray(self.edges, dtype=float), values, side="right")
             band = np.where(np.isnan(values), len(self.labels), idx)
@@ -126,12 +127,16 @@ class SizeBands(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Output names, ``<field>__band``."""
-        check_is_fitted(self, "feature_names_in_")
-        return np.asarray([f"{c}__band" for c in self.feature_names_in_], dtype=object)
+        check_is_fitted(self, "n_features_in_")
+        return np.asarray([f"{c}__band" for c in input_names(self)], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # Numbers written as text are parsed value by value.
+        tags.input_tags.string = True
+        # Output is a categorical of band labels, whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = []
         return tags
 
 
@@ -153,20 +158,18 @@ class EngagementFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> EngagementFeatures:
         """Check the input has the four expected columns."""
-        frame = as_frame(X)
+        frame = check_frame(self, X, reset=True)
         if frame.shape[1] != 4:
             raise ValueError(
                 "EngagementFeatures needs created, as_of, touches_total and "
-                "days_since_first_touch"
+                f"days_since_first_touch, got {frame.shape[1]} feature(s)"
             )
-        self.n_features_in_ = 4
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         return self
 
     def transform(self, X) -> pd.DataFrame:
         """Compute touches per week of lead age and days from creation to first touch."""
         check_is_fitted(self, "n_features_in_")
-        frame = as_frame(X)
+        frame = check_frame(self, X, reset=False)
         age = days_between(_dates(frame.iloc[:, 1]), _dates(frame.iloc[:, 0])).to_numpy(float)
         touches = pd.to_numeric(frame.iloc[:, 2], errors="coerce").to_numpy(float)
         since_first = pd.to_numeric(frame.iloc[:, 3], errors="coerce").to_numpy(float)
@@ -183,6 +186,8 @@ class EngagementFeatures(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # Dates and numbers written as text are parsed value by value.
+        tags.input_tags.string = True
         return tags
 
 

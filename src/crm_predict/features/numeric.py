@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from crm_predict.features._base import as_frame
+from crm_predict.features._base import check_frame, input_names
 
 
 class NumericTransformer(TransformerMixin, BaseEstimator):
@@ -41,9 +41,7 @@ class NumericTransformer(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> NumericTransformer:
         """Decide, per column, whether to log-transform it."""
-        frame = _floats(as_frame(X))
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
+        frame = _floats(check_frame(self, X, reset=True))
         self.log_columns_ = []
         if self.skew_threshold is not None:
             for col in frame.columns:
@@ -55,13 +53,7 @@ class NumericTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X) -> pd.DataFrame:
         """Return float columns, log-transformed where learned."""
         check_is_fitted(self, "log_columns_")
-        frame = _floats(as_frame(X))
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but NumericTransformer is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        frame.columns = self.feature_names_in_
+        frame = _floats(check_frame(self, X, reset=False))
         out = frame.copy()
         for col in self.log_columns_:
             out[col] = np.log1p(frame[col].clip(lower=0))
@@ -73,12 +65,14 @@ class NumericTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "log_columns_")
         logs = set(self.log_columns_)
         return np.asarray(
-            [f"{c}__log1p" if c in logs else c for c in self.feature_names_in_], dtype=object
+            [f"{c}__log1p" if c in logs else c for c in input_names(self)], dtype=object
         )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # Text is parsed value by value (numbers written as text), not cast with np.asarray.
+        tags.input_tags.string = True
         return tags
 
 

@@ -1,0 +1,186 @@
+"""The ``crm-predict`` command line: thin wrappers over library functions (house rule 8)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crm_predict.exceptions import CRMPredictError
+
+app = typer.Typer(
+    help="Turn CRM records into predictions people act on.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlflow.db)."),
+]
+
+
+def _friendly(func: Callable) -> Callable:
+    """Show crm_predict's own errors as a message and exit code 2, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (CRMPredictError, FileNotFoundError) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _metrics_table(summary: dict, models: list[str]) -> Table:
+    table = Table(title="Holdout metrics", show_lines=False)
+    table.add_column("metric")
+    for name in models:
+        table.add_column(name, justify="right")
+    keys = [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "lift_top_decile",
+        "capture_top_decile",
+        "fit_seconds",
+    ]
+    if "bayes" in summary:
+        keys += ["max_rhat", "min_ess_bulk", "divergences"]
+    for key in keys:
+        table.add_row(key, *(_fmt(summary[m].get(key)) for m in models))
+    return table
+
+
+def _segment_table(summary: dict) -> Table:
+    table = Table(title="Per segment (holdout, main model)")
+    for col in ("field", "level", "n", "observed", "predicted", "auc", "ece"):
+        table.add_column(col, justify="left" if col in ("field", "level") else "right")
+    for field_name, levels in summary["segments"].items():
+        for level, m in levels.items():
+            table.add_row(
+                field_name,
+                level,
+                f"{int(m['n']):,}",
+                _fmt(m["observed_rate"]),
+                _fmt(m["predicted_rate"]),
+                _fmt(m["roc_auc"]),
+                _fmt(m["ece"]),
+            )
+    return table
+
+
+@app.command()
+@_friendly
+def validate(
+    config: Annotated[Path, typer.Argument(help="Task YAML, e.g. configs/leads_demo.yaml.")],
+) -> None:
+    """Read and validate a task's data; report counts, balance, missing values and leaks."""
+    from crm_predict.config import load_config
+    from crm_predict.loading import load_task_data
+    from crm_predict.profile import class_balance, profile_task
+
+    cfg = load_config(config)
+    data = load_task_data(cfg)
+    prof = profile_task(data, cfg)
+    console.print(f"[bold]{cfg.name}[/]: {prof.rows:,} records from {cfg.source.describe()}")
+    o = prof.outcomes
+    console.print(
+        f"outcomes: {o['positive']:,} positive, {o['negative']:,} negative, "
+        f"{o['open']:,} open (censored, not negatives); "
+        f"positive share among closed: {class_balance(o):.1%}"
+    )
+    if prof.date_range:
+        first, last = prof.date_range
+        console.print(f"created {first:%Y-%m-%d} to {last:%Y-%m-%d}; as of {prof.as_of:%Y-%m-%d}")
+    if prof.notes:
+        console.print("[bold]cleaned on the way:[/]")
+        for note in prof.notes:
+            console.print(f"  • {note}", highlight=False)
+    if len(prof.missing):
+        table = Table(title="Missing values (share of rows)")
+        table.add_column("column")
+        table.add_column("missing", justify="right")
+        for col, share in prof.missing.head(15).items():
+            table.add_row(str(col), f"{share:.1%}")
+        console.print(table)
+    if prof.leakage:
+        console.print("[bold yellow]leakage suspects:[/]")
+        for line in prof.leakage:
+            console.print(f"  ⚠ {line}", highlight=False)
+    else:
+        console.print("no leakage suspects found")
+
+
+@app.command()
+@_friendly
+def train(
+    config: Annotated[Path, typer.Argument(help="Task YAML.")],
+    tracking_uri: TrackingUri = None,
+    output_dir: Annotated[Path, typer.Option(help="Where metrics.json is written.")] = Path("."),
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models to fit besides the baseline: gbm,bayes.")
+    ] = "gbm",
+    register: Annotated[bool, typer.Option(help="Register the model in MLflow.")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Train, evaluate on a time-ordered holdout, log to MLflow and register the model."""
+    from crm_predict.config import load_config
+    from crm_predict.tracking import log_training
+    from crm_predict.train import train_task, write_metrics
+
+    cfg = load_config(config)
+    result = train_task(
+        cfg, models=tuple(m.strip() for m in models.split(",") if m.strip()), quiet=quiet
+    )
+    log_training(result, tracking_uri=tracking_uri, register=register, workdir=output_dir)
+    path = write_metrics(result, output_dir)
+    summary = result.summary()
+    console.print(f"split: {result.split.description}")
+    console.print(_metrics_table(summary, list(result.models)))
+    if summary["segments"]:
+        console.print(_segment_table(summary))
+    for key in ("model_uri", "registered_model_uri"):
+        if key in summary:
+            console.print(f"{key}: {summary[key]}")
+    console.print(f"metrics written to {path}")
+
+
+@app.command()
+@_friendly
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
+        "demo_output"
+    ),
+    n_leads: Annotated[int, typer.Option(help="Synthetic leads to generate.")] = 20_000,
+    quiet: Quiet = False,
+) -> None:
+    """Generate synthetic CRM data, validate it, train and track a model."""
+    from crm_predict.demo import run_demo
+
+    outputs = run_demo(workdir, n_leads=n_leads, quiet=quiet)
+    for name, path in outputs.items():
+        console.print(f"{name}: {path}")
+
+
+def main() -> None:
+    """Entry point for ``python -m crm_predict``."""
+    app()

@@ -1,0 +1,81 @@
+"""The first pipeline step: raw CRM rows to the typed frame the feature builders expect."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from crm_predict import schema
+
+AS_OF = "as_of"
+
+
+class CRMCleaner(TransformerMixin, BaseEstimator):
+    """Apply the config's cleaning to raw rows, so a served model accepts raw CRM rows.
+
+    Placeholders become missing, recodes are applied, text fields become strings, numbers
+    and dates are parsed (unparseable values become missing: scoring flags them, it does
+    not stop). A field absent from the input scores as missing, and a missing ``as_of``
+    column is filled with ``as_of``.
+
+    Parameters
+    ----------
+    categorical, numeric, dates : list of str
+        Fields by type.
+    placeholders : list of str
+        Values meaning "not answered".
+    recode : dict
+        ``{field: {old: new}}``.
+    as_of : Timestamp or str, optional
+        The date rows are seen from when the input has no ``as_of`` column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = CRMCleaner(categorical=["source"], placeholders=["Select"]).fit(None)
+    >>> c.transform(pd.DataFrame({"source": ["Select", " web "]}))["source"].isna().tolist()
+    [True, False]
+    """
+
+    def __init__(
+        self,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
+        dates: list[str] | None = None,
+        placeholders: list[str] | None = None,
+        recode: dict[str, dict[str, str]] | None = None,
+        as_of=None,
+    ) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.dates = dates
+        self.placeholders = placeholders
+        self.recode = recode
+        self.as_of = as_of
+
+    def fit(self, X, y=None) -> CRMCleaner:
+        """Nothing to learn; kept for the pipeline contract."""
+        self.fitted_ = True
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return a cleaned copy of ``X``."""
+        frame = schema.clean_text(X, self.placeholders or [])
+        expected = [*(self.categorical or []), *(self.numeric or []), *(self.dates or [])]
+        for col in expected:
+            if col not in frame.columns:
+                frame[col] = None
+        for col, mapping in (self.recode or {}).items():
+            if col in frame.columns:
+                frame[col] = frame[col].replace(mapping)
+        for col in self.numeric or []:
+            if col in frame.columns:
+                frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        for col in [*(self.dates or []), AS_OF]:
+            if col in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[col]):
+                frame[col] = pd.to_datetime(frame[col], errors="coerce").astype("datetime64[ns]")
+        schema.as_text(frame, self.categorical or [])
+        if AS_OF not in frame.columns:
+            frame[AS_OF] = pd.Timestamp(self.as_of) if self.as_of is not None else pd.NaT
+            frame[AS_OF] = frame[AS_OF].astype("datetime64[ns]")
+        return frame

@@ -1,0 +1,1 @@
+"""Models: gradient boosting, Bayesian hierarchical, time to event."""

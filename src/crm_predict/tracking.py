@@ -1,0 +1,292 @@
+"""MLflow: runs, artifacts, the model registry and the pyfunc wrapper.
+
+This is the only module that imports :mod:`mlflow`. Nothing happens at import time: the
+tracking URI is resolved when a function is called (option, then ``MLFLOW_TRACKING_URI``,
+then a SQLite file in the working folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
+
+from crm_predict.features.cleaning import AS_OF
+from crm_predict.plots import plot_calibration, plot_lift
+from crm_predict.train import TrainResult
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+_LIBRARIES = ("crm-predict", "lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "pymc")
+
+
+def resolve_tracking_uri(uri: str | None = None, workdir: str | Path | None = None) -> str:
+    """Return the tracking URI to use.
+
+    Parameters
+    ----------
+    uri : str, optional
+        Explicit URI (``--tracking-uri``), e.g. ``http://127.0.0.1:5000``.
+    workdir : str or Path, optional
+        Folder of the default SQLite store (the current folder when None).
+
+    Returns
+    -------
+    str
+        ``uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<workdir>/mlflow.db``.
+
+    Examples
+    --------
+    >>> resolve_tracking_uri("http://127.0.0.1:5000")
+    'http://127.0.0.1:5000'
+    """
+    if uri:
+        return uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    folder = Path(workdir) if workdir is not None else Path.cwd()
+    return f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+
+
+class CRMModel(mlflow.pyfunc.PythonModel):
+    """A fitted crm_predict pipeline served through MLflow's pyfunc interface.
+
+    ``predict`` takes raw CRM rows (the columns of the task's model frame; ``as_of`` may be
+    given as a column or as the ``as_of`` param) and returns ``p_convert``, plus ``p_low``
+    and ``p_high`` when the model gives an interval, in the input's row order.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Cleaning, features and estimator.
+    id_column : str
+        Copied to the output when present in the input.
+    """
+
+    def __init__(self, pipeline, id_column: str) -> None:
+        self.pipeline = pipeline
+        self.id_column = id_column
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        """Score raw CRM rows."""
+        frame = pd.DataFrame(model_input).copy()
+        as_of = (params or {}).get("as_of")
+        if as_of and AS_OF not in frame.columns:
+            frame[AS_OF] = pd.Timestamp(as_of)
+        out = pd.DataFrame(index=frame.index)
+        if self.id_column in frame.columns:
+            out[self.id_column] = frame[self.id_column].astype(str)
+        estimator = self.pipeline.steps[-1][1]
+        if hasattr(estimator, "predict_interval"):
+            head = self.pipeline[:-1].transform(frame)
+            interval = estimator.predict_interval(head)
+            out["p_convert"] = interval["p_mean"].to_numpy()
+            out["p_low"] = interval["p_low"].to_numpy()
+            out["p_high"] = interval["p_high"].to_numpy()
+        else:
+            out["p_convert"] = self.pipeline.predict_proba(frame)[:, 1]
+        return out.reset_index(drop=True)
+
+
+def data_fingerprint(result: TrainResult) -> dict[str, str | int | float]:
+    """Rows, date range, class balance and a content hash of the training data."""
+    frame = result.data.frame
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    ).hexdigest()[:16]
+    out: dict[str, str | int | float] = {
+        "data_rows": len(frame),
+        "data_labelled": int(result.labels.notna().sum()),
+        "data_positive_rate": float(result.labels.mean()),
+        "data_hash": digest,
+        "data_as_of": str(result.data.as_of.date()) if pd.notna(result.data.as_of) else "",
+    }
+    created = result.config.time.created
+    if created:
+        out["data_from"] = str(frame[created].min().date())
+        out["data_to"] = str(frame[created].max().date())
+    return out
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _figures(result: TrainResult) -> dict[str, Figure]:
+    y = result.labels.to_numpy()[result.split.test].astype(int)
+    cal, lift = Figure(figsize=(5, 5)), Figure(figsize=(5, 5))
+    ax_cal, ax_lift = cal.add_subplot(), lift.add_subplot()
+    for name, model in result.models.items():
+        p = model.pipeline.predict_proba(result.test_frame())[:, 1]
+        plot_calibration(y, p, ax=ax_cal, label=name)
+        plot_lift(y, p, ax=ax_lift, label=name)
+    return {"calibration_curve.png": cal, "lift_chart.png": lift}
+
+
+def _experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = artifact_root.resolve().as_uri() if artifact_root is not None else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def log_training(
+    result: TrainResult,
+    tracking_uri: str | None = None,
+    register: bool = True,
+    workdir: str | Path | None = None,
+) -> dict[str, str]:
+    """Log a training run to MLflow and register its main model.
+
+    Logs the validated config, a data fingerprint, parameters, every model's holdout
+    metrics, the calibration curve and lift chart, and library versions. Each model's
+    whole pipeline is logged as a pyfunc model with signature and input example; the main
+    one (LightGBM) is registered under the task's name and gets the alias ``champion`` if
+    the task has none yet, else ``challenger``. A Bayesian model is registered as
+    ``<task>-bayes`` with the same rule.
+
+    Parameters
+    ----------
+    result : TrainResult
+        From :func:`crm_predict.train.train_task`.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+    register : bool
+        Register the models in the registry.
+    workdir : str or Path, optional
+        Where the default SQLite store and artifacts live.
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``model_uri`` (the logged model), ``registered_model_uri``
+        (``models:/<name>@<alias>``), ``registered_version``, ``tracking_uri``, and the same
+        for the Bayesian model under ``bayes_*`` keys when present.
+    """
+    uri = resolve_tracking_uri(tracking_uri, workdir)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri)
+    artifact_root = None
+    if uri.startswith("sqlite:") and not tracking_uri:
+        artifact_root = Path(workdir or Path.cwd()) / "mlartifacts"
+    config = result.config
+    experiment_id = _experiment(client, config.name, artifact_root)
+    out: dict[str, str] = {"tracking_uri": uri}
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        out["run_id"] = run.info.run_id
+        mlflow.set_tags({"task": config.name, "split": result.split.method})
+        mlflow.log_dict(config.model_dump(mode="json"), "config.json")
+        mlflow.log_params(
+            {
+                **data_fingerprint(result),
+                "split": result.split.method,
+                "models": ",".join(result.models),
+                "seed": config.seed,
+            }
+        )
+        mlflow.log_params({f"version_{k}": v for k, v in _versions().items()})
+        for name, model in result.models.items():
+            mlflow.log_metrics(
+                {
+                    f"{name}_{k}": float(v)
+                    for k, v in model.metrics.items()
+                    if v is not None and np.isfinite(v)
+                }
+            )
+        mlflow.log_text(result.split.description, "split.txt")
+        mlflow.log_dict(result.summary(), "metrics.json")
+        for file_name, fig in _figures(result).items():
+            mlflow.log_figure(fig, file_name)
+        example = _input_example(result)
+        for name in [n for n in result.models if n != "logreg"]:
+            info = _log_model(result, name, example, register)
+            prefix = "" if name == result.champion else f"{name}_"
+            out[f"{prefix}model_uri"] = info["model_uri"]
+            if register:
+                reg = f"{config.name}-{name}" if prefix else config.name
+                version = info["version"]
+                alias = _assign_alias(client, reg, version)
+                out[f"{prefix}registered_model_uri"] = f"models:/{reg}@{alias}"
+                out[f"{prefix}registered_version"] = version
+                mlflow.set_tag(f"{name}_registered", f"{reg} v{version} ({alias})")
+    result.tracking = {k: v for k, v in out.items() if k != "tracking_uri"}
+    return out
+
+
+def _input_example(result: TrainResult) -> pd.DataFrame:
+    frame = result.frame.iloc[result.split.test[:5]].reset_index(drop=True)
+    return frame
+
+
+def _signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    """Signature whose inputs are all optional: a CRM export may lack a field (it then
+    scores as missing) and ``as_of`` may come as a param instead of a column."""
+    inferred = infer_signature(example, output, params={"as_of": ""})
+    inputs = Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs])
+    return ModelSignature(inputs, inferred.outputs, inferred.params)
+
+
+def _log_model(result: TrainResult, name: str, example: pd.DataFrame, register: bool) -> dict:
+    model = CRMModel(result.models[name].pipeline, result.config.id_column)
+    output = model.predict(None, example)
+    reg = None
+    if register:
+        reg = result.config.name if name == result.champion else f"{result.config.name}-{name}"
+    info = mlflow.pyfunc.log_model(
+        name=name,
+        python_model=model,
+        signature=_signature(example, output),
+        input_example=example,
+        registered_model_name=reg,
+        pip_requirements=[
+            f"{k}=={v}" for k, v in _versions().items() if k not in ("python", "crm-predict")
+        ],
+    )
+    return {"model_uri": info.model_uri, "version": str(info.registered_model_version or "")}
+
+
+def _assign_alias(client: MlflowClient, name: str, version: str) -> str:
+    try:
+        client.get_model_version_by_alias(name, CHAMPION)
+        alias = CHALLENGER
+    except mlflow.exceptions.MlflowException:
+        alias = CHAMPION
+    client.set_registered_model_alias(name, alias, version)
+    return alias
+
+
+def load_model(model_uri: str, tracking_uri: str | None = None):
+    """Load a logged or registered model as an MLflow pyfunc.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/<name>@champion``, ``runs:/…``, ``models:/m-…`` or a local folder.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+
+    Returns
+    -------
+    mlflow.pyfunc.PyFuncModel
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.pyfunc.load_model(model_uri)

@@ -1,0 +1,73 @@
+"""MLflow tracking against a local SQLite store: runs, registry aliases, pyfunc round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from tests.helpers import synthetic_task
+
+from crm_predict.tracking import load_model, log_training, resolve_tracking_uri
+from crm_predict.train import train_task
+
+
+@pytest.fixture(scope="module")
+def result():
+    return train_task(synthetic_task(n_leads=2000, seed=11), quiet=True)
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def test_default_store_is_sqlite_in_the_working_folder(store, monkeypatch):
+    monkeypatch.chdir(store)
+    assert resolve_tracking_uri() == f"sqlite:///{store.resolve() / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert resolve_tracking_uri() == "http://127.0.0.1:9"
+    assert resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_run_logs_config_fingerprint_metrics_and_figures(result, store):
+    out = log_training(result, workdir=store)
+    client = MlflowClient(out["tracking_uri"])
+    run = client.get_run(out["run_id"])
+    assert run.data.metrics["gbm_roc_auc"] == pytest.approx(result.models["gbm"].metrics["roc_auc"])
+    assert "logreg_brier" in run.data.metrics
+    assert run.data.params["data_rows"] == str(len(result.data.frame))
+    assert len(run.data.params["data_hash"]) == 16
+    assert "version_lightgbm" in run.data.params
+    artifacts = {a.path for a in client.list_artifacts(out["run_id"])}
+    assert {"config.json", "metrics.json", "calibration_curve.png", "lift_chart.png"} <= artifacts
+
+
+def test_registered_champion_predicts_like_the_in_memory_pipeline(result, store):
+    out = log_training(result, workdir=store)
+    assert out["registered_model_uri"] == "models:/leads_test@champion"
+    model = load_model(out["registered_model_uri"], tracking_uri=out["tracking_uri"])
+    rows = result.test_frame().head(50)
+    served = model.predict(rows)
+    expected = result.models["gbm"].pipeline.predict_proba(rows)[:, 1]
+    np.testing.assert_allclose(served["p_convert"].to_numpy(), expected, rtol=1e-12)
+    assert served["lead_id"].tolist() == rows["lead_id"].tolist()
+
+
+def test_second_registration_is_a_challenger_and_keeps_the_champion(result, store):
+    first = log_training(result, workdir=store)
+    second = log_training(result, workdir=store)
+    assert second["registered_model_uri"] == "models:/leads_test@challenger"
+    client = MlflowClient(first["tracking_uri"])
+    champion = client.get_model_version_by_alias("leads_test", "champion")
+    assert str(champion.version) == first["registered_version"]
+    assert second["registered_version"] != first["registered_version"]
+
+
+def test_served_model_takes_as_of_as_a_param_and_scores_unseen_levels(result, store):
+    out = log_training(result, workdir=store)
+    model = load_model(out["model_uri"], tracking_uri=out["tracking_uri"])
+    rows = result.test_frame().head(3).drop(columns=["as_of"]).copy()
+    rows["source"] = ["never seen before", "referral", "web form"]
+    scored = model.predict(rows, params={"as_of": "2025-01-01"})
+    assert scored["p_convert"].between(0, 1).all()
