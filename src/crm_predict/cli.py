@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crm_predict.exceptions import CRMPredictError
@@ -36,7 +37,7 @@ def _friendly(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except (CRMPredictError, FileNotFoundError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -114,7 +115,7 @@ def validate(
     if prof.notes:
         console.print("[bold]cleaned on the way:[/]")
         for note in prof.notes:
-            console.print(f"  • {note}", highlight=False)
+            console.print(f"  • {escape(note)}", highlight=False)
     if len(prof.missing):
         table = Table(title="Missing values (share of rows)")
         table.add_column("column")
@@ -125,7 +126,7 @@ def validate(
     if prof.leakage:
         console.print("[bold yellow]leakage suspects:[/]")
         for line in prof.leakage:
-            console.print(f"  ⚠ {line}", highlight=False)
+            console.print(f"  ⚠ {escape(line)}", highlight=False)
     else:
         console.print("no leakage suspects found")
 

@@ -1,0 +1,90 @@
+"""Conversion benchmark: logistic regression, LightGBM defaults and our calibrated pipeline.
+
+Run ``python benchmarks/conversion.py`` from the repository root (``../shared/data`` must be
+beside it). Every model sees the same feature pipeline, split and holdout; the table is
+printed as markdown for ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from datetime import date
+
+import lightgbm as lgb
+
+from crm_predict.config import load_config
+from crm_predict.evaluate import classification_metrics
+from crm_predict.features import build_model_frame
+from crm_predict.loading import load_task_data
+from crm_predict.models.baseline import logistic_baseline
+from crm_predict.models.gbm import CalibratedLGBM
+from crm_predict.split import split_task, training_labels
+from crm_predict.train import build_pipeline
+
+TASKS = ("leads_demo", "maven_opportunities", "xeducation_leads", "xeducation_leads_leaky")
+
+
+def candidates(seed: int) -> dict:
+    """The models compared, each reading the same features."""
+    return {
+        "logistic regression": logistic_baseline(random_state=seed),
+        "LightGBM defaults": lgb.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=2),
+        "crm_predict (calibrated)": CalibratedLGBM(random_state=seed),
+    }
+
+
+def run_task(name: str) -> list[dict]:
+    """Fit every candidate on one task and return a row per model."""
+    config = load_config(f"configs/{name}.yaml")
+    data = load_task_data(config)
+    frame, aggregator = build_model_frame(data, config)
+    acts = list(aggregator.get_feature_names_out()) if aggregator else None
+    labels = training_labels(data, config)
+    split = split_task(data, labels, config)
+    y = labels.to_numpy()
+    rows = []
+    for model_name, estimator in candidates(config.seed).items():
+        pipe = build_pipeline(config, estimator, acts, data.as_of)
+        start = time.perf_counter()
+        pipe.fit(frame.iloc[split.train], y[split.train].astype(int))
+        seconds = time.perf_counter() - start
+        p = pipe.predict_proba(frame.iloc[split.test])[:, 1]
+        m = classification_metrics(y[split.test].astype(int), p)
+        rows.append(
+            {
+                "task": name,
+                "split": split.method,
+                "model": model_name,
+                "n_test": len(split.test),
+                "fit_s": seconds,
+                **m,
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    """Print the benchmark table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=list(TASKS))
+    args = parser.parse_args()
+    print(
+        f"# conversion benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
+        f"python {platform.python_version()}\n"
+    )
+    print("| task | split | model | test rows | ROC AUC | PR AUC | Brier | ECE | fit s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for task in args.tasks:
+        for r in run_task(task):
+            print(
+                f"| {r['task']} | {r['split']} | {r['model']} | {r['n_test']:,} | "
+                f"{r['roc_auc']:.3f} | {r['pr_auc']:.3f} | {r['brier']:.4f} | "
+                f"{r['ece']:.3f} | {r['fit_s']:.1f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
