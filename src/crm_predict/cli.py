@@ -167,6 +167,75 @@ def train(
 
 @app.command()
 @_friendly
+def score(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="MLflow model URI, e.g. models:/leads_demo@champion, or a local model folder."
+        ),
+    ],
+    output: Annotated[Path, typer.Option(help="Score list: .csv or .parquet.")],
+    input: Annotated[Path | None, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")] = None,
+    sql_url: Annotated[str | None, typer.Option(help="Read leads from this database.")] = None,
+    query: Annotated[str | None, typer.Option(help="SELECT for --sql-url.")] = None,
+    sql_table: Annotated[
+        str | None, typer.Option(help="Also upsert the scores into this --sql-url table.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Date the leads are seen from (default: today).")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    chunksize: Annotated[int, typer.Option(help="Rows per chunk.")] = 50_000,
+    quiet: Quiet = False,
+) -> None:
+    """Score a lead list: probability, grade, rank and reasons for every lead."""
+    from datetime import date
+
+    from crm_predict.progress import rows
+    from crm_predict.score import score_leads
+    from crm_predict.tracking import load_bundle
+
+    bundle, label = load_bundle(model, tracking_uri)
+    with rows("scoring", quiet=quiet) as advance:
+        summary = score_leads(
+            bundle,
+            output,
+            as_of=as_of or date.today().isoformat(),
+            source=input,
+            sql_url=sql_url,
+            query=query,
+            sql_table=sql_table,
+            model_label=label,
+            chunksize=chunksize,
+            progress=advance,
+        )
+    console.print(
+        f"scored {summary.rows_scored:,} of {summary.rows_read:,} leads in "
+        f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
+    )
+    if summary.rejected:
+        console.print(
+            f"[yellow]{summary.rows_rejected:,} rows could not be scored[/]; "
+            f"reasons in {summary.rejected}"
+        )
+
+
+@app.command()
+@_friendly
+def export(
+    model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion.")],
+    to: Annotated[Path, typer.Option(help="Target folder, e.g. models/leads_demo.")],
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Write a registered model as a self-contained MLflow model folder (no tracking store)."""
+    from crm_predict.tracking import export_model
+
+    path = export_model(model, to, tracking_uri)
+    console.print(f"exported {model} to {path}; score with --model {path}")
+
+
+@app.command()
+@_friendly
 def demo(
     workdir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
         "demo_output"
@@ -174,7 +243,7 @@ def demo(
     n_leads: Annotated[int, typer.Option(help="Synthetic leads to generate.")] = 20_000,
     quiet: Quiet = False,
 ) -> None:
-    """Generate synthetic CRM data, validate it, train and track a model."""
+    """Generate synthetic CRM data, validate it, train and register a model, score open leads."""
     from crm_predict.demo import run_demo
 
     outputs = run_demo(workdir, n_leads=n_leads, quiet=quiet)

@@ -9,8 +9,10 @@ import yaml
 
 from crm_predict.config import TaskConfig, parse_config
 from crm_predict.datasets import AS_OF, EARLY_DAYS, write_leads
+from crm_predict.io import read_file, write_table
 from crm_predict.loading import load_task_data
-from crm_predict.tracking import log_training
+from crm_predict.score import score_leads
+from crm_predict.tracking import load_bundle, log_training
 from crm_predict.train import train_task, write_metrics
 
 
@@ -70,7 +72,7 @@ def demo_task(leads: Path, activities: Path) -> dict[str, Any]:
 def run_demo(
     workdir: str | Path, n_leads: int = 20_000, seed: int = 42, quiet: bool = False
 ) -> dict[str, Path]:
-    """Generate synthetic CRM exports, validate them, train and log a model.
+    """Generate synthetic CRM exports, validate them, train, register and score open leads.
 
     Parameters
     ----------
@@ -96,6 +98,20 @@ def run_demo(
     config: TaskConfig = parse_config(raw, origin=str(config_path))
     data = load_task_data(config)
     result = train_task(config, quiet=quiet, data=data)
-    log_training(result, workdir=workdir)
+    uris = log_training(result, workdir=workdir)
     metrics = write_metrics(result, workdir)
-    return {**tables, "config": config_path, "metrics": metrics, "mlflow": workdir / "mlflow.db"}
+    leads = read_file(tables["leads"])
+    open_leads = workdir / "open_leads.csv"
+    write_table(leads[leads["status"] == "open"], open_leads)
+    bundle, label = load_bundle(uris["registered_model_uri"], uris["tracking_uri"])
+    scored = score_leads(
+        bundle, workdir / "scored.csv", as_of=AS_OF, source=open_leads, model_label=label
+    )
+    return {
+        **tables,
+        "config": config_path,
+        "metrics": metrics,
+        "mlflow": workdir / "mlflow.db",
+        "open_leads": open_leads,
+        "scored": scored.output,
+    }

@@ -76,9 +76,14 @@ def _placeholder_notes(frame: pd.DataFrame, placeholders: list[str]) -> list[str
 
 
 def _join(
-    frame: pd.DataFrame, spec: JoinSpec, config: TaskConfig, notes: list[str]
+    frame: pd.DataFrame,
+    spec: JoinSpec,
+    config: TaskConfig,
+    notes: list[str],
+    raw_right: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    right = schema.clean_text(read_table(spec), config.missing_values)
+    raw_right = read_table(spec) if raw_right is None else raw_right
+    right = schema.clean_text(raw_right, config.missing_values)
     _recode(right, config, spec.name, notes)
     key = spec.key_in_table
     problems = schema.missing_column_problems(
@@ -152,6 +157,39 @@ def _as_of(config: TaskConfig, frame: pd.DataFrame, acts: pd.DataFrame | None) -
     stamps = [s for s in stamps if pd.notna(s)]
     # Without any date the data has no "today" of its own; never invent one from the clock.
     return max(stamps).normalize() + pd.Timedelta(days=1) if stamps else pd.NaT
+
+
+def read_join_tables(config: TaskConfig) -> dict[str, pd.DataFrame]:
+    """Read every joined table of a task once (for scoring many chunks)."""
+    return {spec.name: read_table(spec) for spec in config.joins}
+
+
+def apply_joins(
+    frame: pd.DataFrame, config: TaskConfig, tables: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Clean, recode and join raw main-table rows as in training.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw rows of the main table (e.g. one chunk of the lead list).
+    config : TaskConfig
+        The task.
+    tables : dict
+        Output of :func:`read_join_tables`.
+
+    Returns
+    -------
+    DataFrame
+        The joined rows, in the input's order.
+    """
+    frame = schema.clean_text(frame, config.missing_values)
+    _recode(frame, config, "source", [])
+    for spec in config.joins:
+        frame, problems = _join(frame, spec, config, [], tables[spec.name])
+        if problems:
+            raise DataValidationError(problems, source=spec.name)
+    return frame
 
 
 def load_task_data(config: TaskConfig) -> TaskData:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -81,3 +81,29 @@ def steps(total: int, quiet: bool = False, console: Console | None = None) -> It
         tracker = Steps(progress, total)
         yield tracker
         tracker.done()
+
+
+@contextlib.contextmanager
+def rows(
+    description: str, quiet: bool = False, console: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """Show a running count of processed rows; yields ``advance(total_so_far)``.
+
+    Examples
+    --------
+    >>> with rows("scoring", quiet=True) as advance:
+    ...     advance(50_000)
+    """
+    if quiet:
+        yield lambda n: None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+    )
+    with progress:
+        task = progress.add_task(description, total=None)
+        yield lambda n: progress.update(task, completed=n)

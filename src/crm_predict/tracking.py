@@ -7,9 +7,13 @@ then a SQLite file in the working folder).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -21,7 +25,8 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
-from crm_predict.features.cleaning import AS_OF
+from crm_predict.bundle import ModelBundle
+from crm_predict.exceptions import CRMPredictError
 from crm_predict.plots import plot_calibration, plot_lift
 from crm_predict.train import TrainResult
 
@@ -57,44 +62,59 @@ def resolve_tracking_uri(uri: str | None = None, workdir: str | Path | None = No
     return f"sqlite:///{(folder / 'mlflow.db').resolve()}"
 
 
-class CRMModel(mlflow.pyfunc.PythonModel):
-    """A fitted crm_predict pipeline served through MLflow's pyfunc interface.
+@contextlib.contextmanager
+def tracking_to(uri: str) -> Iterator[None]:
+    """Point MLflow's global tracking and registry URIs at ``uri`` for a block only.
 
-    ``predict`` takes raw CRM rows (the columns of the task's model frame; ``as_of`` may be
-    given as a column or as the ``as_of`` param) and returns ``p_convert``, plus ``p_low``
-    and ``p_high`` when the model gives an interval, in the input's row order.
+    MLflow keeps them as process globals and environment variables; restoring both keeps
+    one call's store from leaking into the next (a notebook that trains twice, a test run).
+    """
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {n: os.environ.get(n) for n in names}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class CRMModel(mlflow.pyfunc.PythonModel):
+    """A crm_predict model bundle served through MLflow's pyfunc interface.
+
+    ``predict`` takes raw CRM rows (the task's fields after joins; activity aggregates as
+    columns when the task has touches; ``as_of`` as a column or the ``as_of`` param) and
+    returns, in the input's order, the id, ``p_convert`` (``p_low``/``p_high`` when the
+    model gives an interval), the grade and the reasons — the columns of the score file
+    that do not depend on the rest of the list.
 
     Parameters
     ----------
-    pipeline : sklearn.pipeline.Pipeline
-        Cleaning, features and estimator.
-    id_column : str
-        Copied to the output when present in the input.
+    bundle : ModelBundle
+        The trained model and its scoring context.
     """
 
-    def __init__(self, pipeline, id_column: str) -> None:
-        self.pipeline = pipeline
-        self.id_column = id_column
+    def __init__(self, bundle: ModelBundle) -> None:
+        self.bundle = bundle
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         """Score raw CRM rows."""
-        frame = pd.DataFrame(model_input).copy()
-        as_of = (params or {}).get("as_of")
-        if as_of and AS_OF not in frame.columns:
-            frame[AS_OF] = pd.Timestamp(as_of)
-        out = pd.DataFrame(index=frame.index)
-        if self.id_column in frame.columns:
-            out[self.id_column] = frame[self.id_column].astype(str)
-        estimator = self.pipeline.steps[-1][1]
-        if hasattr(estimator, "predict_interval"):
-            head = self.pipeline[:-1].transform(frame)
-            interval = estimator.predict_interval(head)
-            out["p_convert"] = interval["p_mean"].to_numpy()
-            out["p_low"] = interval["p_low"].to_numpy()
-            out["p_high"] = interval["p_high"].to_numpy()
-        else:
-            out["p_convert"] = self.pipeline.predict_proba(frame)[:, 1]
-        return out.reset_index(drop=True)
+        as_of = (params or {}).get("as_of") or None
+        return self.bundle.score_rows(pd.DataFrame(model_input), as_of=as_of)
+
+
+def unwrap_bundle(pyfunc_model) -> ModelBundle:
+    """The :class:`ModelBundle` inside a loaded crm_predict pyfunc model."""
+    inner = pyfunc_model.unwrap_python_model()
+    if not isinstance(inner, CRMModel):
+        raise CRMPredictError("this MLflow model was not logged by crm_predict")
+    return inner.bundle
 
 
 def data_fingerprint(result: TrainResult) -> dict[str, str | int | float]:
@@ -180,8 +200,17 @@ def log_training(
         for the Bayesian model under ``bayes_*`` keys when present.
     """
     uri = resolve_tracking_uri(tracking_uri, workdir)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    with tracking_to(uri):
+        return _log_training(result, uri, tracking_uri, register, workdir)
+
+
+def _log_training(
+    result: TrainResult,
+    uri: str,
+    tracking_uri: str | None,
+    register: bool,
+    workdir: str | Path | None,
+) -> dict[str, str]:
     client = MlflowClient(uri)
     artifact_root = None
     if uri.startswith("sqlite:") and not tracking_uri:
@@ -244,7 +273,7 @@ def _signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
 
 
 def _log_model(result: TrainResult, name: str, example: pd.DataFrame, register: bool) -> dict:
-    model = CRMModel(result.models[name].pipeline, result.config.id_column)
+    model = CRMModel(result.models[name].bundle)
     output = model.predict(None, example)
     reg = None
     if register:
@@ -286,7 +315,75 @@ def load_model(model_uri: str, tracking_uri: str | None = None):
     -------
     mlflow.pyfunc.PyFuncModel
     """
+    with tracking_to(resolve_tracking_uri(tracking_uri)):
+        return mlflow.pyfunc.load_model(model_uri)
+
+
+def load_bundle(model_uri: str, tracking_uri: str | None = None) -> tuple[ModelBundle, str]:
+    """Load a crm_predict model and a label naming it (``name@alias v3`` when registered).
+
+    Parameters
+    ----------
+    model_uri : str
+        Any MLflow model URI or a local model folder.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+
+    Returns
+    -------
+    bundle : ModelBundle
+    label : str
+    """
+    bundle = unwrap_bundle(load_model(model_uri, tracking_uri))
+    label = model_uri
+    source = Path(model_uri) / "crm_predict_source.txt"
+    if model_uri.startswith("models:/") and "@" in model_uri:
+        label = load_bundle_label(model_uri, resolve_tracking_uri(tracking_uri))
+    elif source.is_file():
+        label = f"{source.read_text(encoding='utf-8').strip()} (exported)"
+    return bundle, label
+
+
+def load_bundle_label(model_uri: str, tracking_uri: str) -> str:
+    """``models:/name@alias`` → ``name@alias v<version>``."""
+    name, alias = model_uri.removeprefix("models:/").split("@", 1)
+    version = MlflowClient(tracking_uri).get_model_version_by_alias(name, alias).version
+    return f"{name}@{alias} v{version}"
+
+
+def export_model(model_uri: str, folder: str | Path, tracking_uri: str | None = None) -> Path:
+    """Copy a logged or registered model into ``folder`` as a standalone MLflow model.
+
+    The folder loads with ``mlflow.pyfunc.load_model(folder)`` (and ``crm-predict score
+    --model folder``) on a machine without the tracking store. An existing folder is
+    replaced only once the new copy is complete.
+
+    Parameters
+    ----------
+    model_uri : str
+        E.g. ``models:/leads_demo@champion``.
+    folder : str or Path
+        Target folder.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+
+    Returns
+    -------
+    Path
+    """
     uri = resolve_tracking_uri(tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return mlflow.pyfunc.load_model(model_uri)
+    folder = Path(folder).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tracking_to(uri),
+        tempfile.TemporaryDirectory(prefix=f".{folder.name}.", dir=folder.parent) as tmp,
+    ):
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        label = model_uri
+        if model_uri.startswith("models:/") and "@" in model_uri:
+            label = load_bundle_label(model_uri, uri)
+        (local / "crm_predict_source.txt").write_text(label + "\n", encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(local, folder)
+    return folder

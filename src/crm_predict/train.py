@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from crm_predict.bundle import ModelBundle, make_bundle
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import evaluate_predictions
 from crm_predict.features import build_feature_pipeline, build_model_frame
@@ -33,10 +34,15 @@ class TrainedModel:
     """One fitted pipeline (cleaning + features + estimator) and its holdout evaluation."""
 
     name: str
-    pipeline: Pipeline
+    bundle: ModelBundle
     evaluation: dict
     fit_seconds: float
     extra_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The fitted pipeline: raw rows in, probabilities out."""
+        return self.bundle.pipeline
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -218,8 +224,11 @@ def train_task(
             evaluation = evaluate_predictions(
                 y[split.test].astype(int), p, segments=segs if config.segments else None
             )
+            bundle = make_bundle(
+                pipe, config, aggregator, frame.iloc[split.train], y[split.train], data.as_of
+            )
             trained[name] = TrainedModel(
-                name, pipe, evaluation, seconds, _extra_metrics(name, pipe)
+                name, bundle, evaluation, seconds, _extra_metrics(name, pipe)
             )
         progress.step("evaluated")
     return TrainResult(config, data, frame, labels, split, trained, aggregator)

@@ -2,8 +2,8 @@
 
 ``mlflow_server`` (session scope) starts ``mlflow server`` on 127.0.0.1 with a SQLite backend
 and a proxied artifact root in a temporary folder, and yields its ``http://127.0.0.1:<port>``
-URI; the whole process group is stopped at the end of the session. Tests for tuning,
-monitoring or retraining can take it as an argument.
+URI; the whole process group is stopped at the end of the session (or by a watchdog if
+pytest itself dies). Tests for tuning, monitoring or retraining can take it as an argument.
 """
 
 from __future__ import annotations
@@ -31,6 +31,27 @@ PORT_ATTEMPTS = 3
 # Set by mlflow.set_tracking_uri / set_registry_uri, so they leak from one test to the next.
 URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _LOOPBACK = "127.0.0.1,localhost"
+# Runs beside the server and stops its process group if this pytest process dies without
+# tearing down (a segfault in a native extension, SIGKILL); argv: pytest's pid, the group.
+_WATCHDOG = """
+import os, signal, sys, time
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+def group_alive():
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+while os.getppid() == parent and group_alive():
+    time.sleep(0.5)
+if group_alive():
+    os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + float(sys.argv[3])
+    while group_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if group_alive():
+        os.killpg(group, signal.SIGKILL)
+"""
 
 
 def _free_port() -> int:
@@ -77,23 +98,24 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen, watchdog: subprocess.Popen | None) -> None:
     """SIGTERM the server's process group, then SIGKILL it if it is still there."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            pass
     # uvicorn's worker shares the group; kill whatever survived, even if the parent exited.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STOP_TIMEOUT_S)
+    if watchdog is not None:
+        watchdog.kill()
+        watchdog.wait()
 
 
-def _start(root: Path, attempt: int) -> tuple[subprocess.Popen, str, Path]:
+def _start(root: Path, attempt: int) -> tuple[subprocess.Popen, subprocess.Popen, str, Path]:
     port = _free_port()
     log = root / f"server-{attempt}.log"
     command = [
@@ -120,7 +142,12 @@ def _start(root: Path, attempt: int) -> tuple[subprocess.Popen, str, Path]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return proc, f"http://{HOST}:{port}", log
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(proc.pid), str(STOP_TIMEOUT_S)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    return proc, watchdog, f"http://{HOST}:{port}", log
 
 
 @pytest.fixture(scope="session")
@@ -133,9 +160,10 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
     """
     root = tmp_path_factory.mktemp("mlflow_server")
     proc: subprocess.Popen | None = None
+    watchdog: subprocess.Popen | None = None
     try:
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            proc, uri, log = _start(root, attempt)
+            proc, watchdog, uri, log = _start(root, attempt)
             deadline = time.monotonic() + STARTUP_TIMEOUT_S
             while time.monotonic() < deadline:
                 if _healthy(f"{uri}/health"):
@@ -146,22 +174,23 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
             if proc.poll() is None and _healthy(f"{uri}/health"):
                 break
             exited = proc.poll()
-            _stop(proc)
+            _stop(proc, watchdog)
             proc = None
             # Another process may have taken the port between our probe and the bind.
             if exited is not None and "address already in use" in _tail(log).lower():
                 continue
-            state = f"exited with code {exited}" if exited is not None else "never answered"
-            pytest.fail(
-                f"mlflow server at {uri} {state} within {STARTUP_TIMEOUT_S:.0f} s; "
-                f"log tail ({log}):\n{_tail(log)}"
+            state = (
+                f"exited with code {exited} before answering /health"
+                if exited is not None
+                else f"did not answer /health within {STARTUP_TIMEOUT_S:.0f} s"
             )
+            pytest.fail(f"mlflow server at {uri} {state}; log tail ({log}):\n{_tail(log)}")
         else:
             pytest.fail(f"mlflow server found no free port after {PORT_ATTEMPTS} attempts")
         yield uri
     finally:
         if proc is not None:
-            _stop(proc)
+            _stop(proc, watchdog)
 
 
 @pytest.fixture(autouse=True)

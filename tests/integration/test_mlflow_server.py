@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
-from tests.helpers import synthetic_task
 from typer.testing import CliRunner
 
 from crm_predict.cli import app
 from crm_predict.tracking import load_model, log_training
 from crm_predict.train import train_task
+from tests.helpers import synthetic_task
 
 pytestmark = pytest.mark.integration
 

@@ -104,7 +104,7 @@ def test_demo_generates_validates_and_trains(tmp_path, monkeypatch):
         app, ["demo", "--workdir", str(tmp_path), "--n-leads", "2000", "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    for name in ("leads.csv", "activities.csv", "leads_demo.yaml", "metrics.json"):
+    for name in ("leads.csv", "activities.csv", "leads_demo.yaml", "metrics.json", "scored.csv"):
         assert (tmp_path / name).is_file()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["gbm"]["roc_auc"] > 0.6

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
-from tests.helpers import synthetic_task
 
 from crm_predict.tracking import load_model, log_training, resolve_tracking_uri
 from crm_predict.train import train_task
+from tests.helpers import synthetic_task
 
 
 @pytest.fixture(scope="module")

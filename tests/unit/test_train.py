@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
-from tests.helpers import synthetic_task
 
 from crm_predict.config import load_config
 from crm_predict.datasets import make_leads
@@ -16,6 +15,7 @@ from crm_predict.evaluate import expected_calibration_error
 from crm_predict.loading import load_task_data
 from crm_predict.split import split_task, training_labels
 from crm_predict.train import METRIC_KEYS, train_task, write_metrics
+from tests.helpers import synthetic_task
 
 
 @pytest.fixture(scope="module")

@@ -28,20 +28,36 @@ def field_of(feature: str) -> str:
 def snapshot_dates(data: TaskData, config: TaskConfig, training: bool = True) -> pd.Series:
     """Each record's ``as_of``: the date its features are computed from.
 
-    For scoring, every record is seen as of the data's date. For training, a record is seen
-    ``time.snapshot_days`` after its creation, and never on or after its close date: its
-    features then hold only what was known while the outcome was still open, so nothing
-    that happened on the way to the outcome (or after it) leaks into the model.
+    A record is seen ``time.snapshot_days`` after its creation, the age at which the model
+    scores it. For training it is also never seen on or after its close date, so nothing
+    that happened on the way to the outcome (or after it) leaks into its features; for
+    scoring a record younger than ``snapshot_days`` is seen as of the data's date. Features
+    thus describe every record at the same age in training and in scoring. With
+    ``snapshot_days`` 0 training rows are seen at creation and scoring rows at the data's
+    date.
     """
-    as_of = pd.Series(data.as_of, index=data.frame.index, dtype="datetime64[ns]")
+    return snapshot_for(
+        data.frame,
+        config,
+        data.as_of,
+        training=training,
+    )
+
+
+def snapshot_for(
+    frame: pd.DataFrame, config: TaskConfig, as_of: pd.Timestamp, training: bool
+) -> pd.Series:
+    """:func:`snapshot_dates` for any frame with the config's time columns."""
+    today = pd.Series(as_of, index=frame.index, dtype="datetime64[ns]")
     created = config.time.created
-    if not training or not created:
-        return as_of
-    seen = data.frame[created] + pd.Timedelta(days=config.time.snapshot_days)
-    if config.time.closed:
-        closed = data.frame[config.time.closed]
+    days = config.time.snapshot_days
+    if not created or created not in frame.columns or (not training and days == 0):
+        return today
+    seen = pd.to_datetime(frame[created]) + pd.Timedelta(days=days)
+    if training and config.time.closed:
+        closed = frame[config.time.closed]
         seen = seen.where(~(closed < seen), closed)
-    return seen.where(seen.notna() & (seen < as_of), as_of)
+    return seen.where(seen.notna() & (seen < today), today)
 
 
 def build_model_frame(

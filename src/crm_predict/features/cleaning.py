@@ -54,8 +54,20 @@ class CRMCleaner(TransformerMixin, BaseEstimator):
         self.as_of = as_of
 
     def fit(self, X, y=None) -> CRMCleaner:
-        """Nothing to learn; kept for the pipeline contract."""
-        self.fitted_ = True
+        """Learn which categorical fields are yes/no flags.
+
+        A flag exported as True/False by one system arrives as 1/0 from a database or as
+        "yes"/"no" from a spreadsheet; these are mapped back to the training spelling.
+        """
+        self.flags_ = []
+        if X is not None:
+            frame = schema.clean_text(X, self.placeholders or [])
+            schema.as_text(frame, self.categorical or [])
+            for col in self.categorical or []:
+                if col in frame.columns:
+                    levels = set(frame[col].dropna())
+                    if levels and levels <= {"True", "False"}:
+                        self.flags_.append(col)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +87,23 @@ class CRMCleaner(TransformerMixin, BaseEstimator):
             if col in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[col]):
                 frame[col] = pd.to_datetime(frame[col], errors="coerce").astype("datetime64[ns]")
         schema.as_text(frame, self.categorical or [])
+        for col in getattr(self, "flags_", []):
+            if col in frame.columns:
+                frame[col] = frame[col].map(_flag, na_action="ignore")
         if AS_OF not in frame.columns:
             frame[AS_OF] = pd.Timestamp(self.as_of) if self.as_of is not None else pd.NaT
             frame[AS_OF] = frame[AS_OF].astype("datetime64[ns]")
         return frame
+
+
+_TRUE = {"true", "1", "1.0", "yes", "y", "t"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f"}
+
+
+def _flag(value: str) -> str:
+    low = str(value).strip().lower()
+    if low in _TRUE:
+        return "True"
+    if low in _FALSE:
+        return "False"
+    return value

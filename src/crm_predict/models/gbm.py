@@ -35,12 +35,14 @@ class BoostedLogit(ClassifierMixin, BaseEstimator):
     """A fitted logistic base plus a LightGBM booster that learned its residual log-odds.
 
     Only built by :class:`CalibratedLGBM`; exposes ``decision_function`` (total log-odds)
-    so that scikit-learn's calibrators can read it.
+    so that scikit-learn's calibrators can read it. ``base_mean`` is the mean of the base's
+    encoded training columns, the reference point of its exact linear contributions.
     """
 
-    def __init__(self, base=None, booster=None) -> None:
+    def __init__(self, base=None, booster=None, base_mean=None) -> None:
         self.base = base
         self.booster = booster
+        self.base_mean = base_mean
 
     def fit(self, X, y):
         """Already fitted by :class:`CalibratedLGBM`; refitting is not supported."""
@@ -185,7 +187,10 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         self.booster_ = booster
-        self.model_ = BoostedLogit(base, booster)
+        base_mean = None
+        if base is not None:
+            base_mean = np.asarray(base[:-1].transform(X_fit), dtype=float).mean(axis=0)
+        self.model_ = BoostedLogit(base, booster, base_mean)
         methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
         self.calibration_brier_ = {m: self._cv_brier(m, X_cal, y_cal) for m in methods}
         self.calibration_method_ = min(self.calibration_brier_, key=self.calibration_brier_.get)
@@ -217,6 +222,14 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             self.calibrator_.predict_proba(X)[:, 1], PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR
         )
         return np.column_stack([1 - p, p])
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probability of given log-odds (as :meth:`predict_proba` maps them)."""
+        check_is_fitted(self, "calibrator_")
+        raw = np.asarray(raw, dtype=float)
+        cals = self.calibrator_.calibrated_classifiers_
+        p = np.mean([c.calibrators[0].predict(raw) for c in cals], axis=0)
+        return np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more likely class per row."""

@@ -1,0 +1,303 @@
+"""Batch scoring: stream a lead list through a model, rank it, write it atomically.
+
+Pass one reads the input in chunks, sets aside rows that cannot be scored (with the
+reason), scores the rest with reasons and spills them to a temporary Parquet file. Pass two
+ranks the whole list and writes the output to a temporary file that is renamed at the end,
+so an interrupted run never leaves a half-written score list, and the same input, model
+and ``as_of`` give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crm_predict import schema
+from crm_predict.bundle import ModelBundle
+from crm_predict.exceptions import CRMPredictError
+from crm_predict.features.activity import ActivityAggregator
+from crm_predict.features.assemble import input_fields, snapshot_for
+from crm_predict.features.cleaning import AS_OF
+from crm_predict.io import atomic_path, detect_format, iter_file, read_table
+from crm_predict.loading import apply_joins, read_join_tables
+
+
+@dataclass
+class ScoreSummary:
+    """What a scoring run did."""
+
+    rows_read: int
+    rows_scored: int
+    rows_rejected: int
+    output: Path
+    rejected: Path | None
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        """Throughput over the whole run."""
+        return self.rows_read / self.seconds if self.seconds else float("nan")
+
+
+def rejected_path(output: Path) -> Path:
+    """``leads_scored.csv`` → ``leads_scored.rejected.csv``."""
+    return output.with_name(f"{output.stem}.rejected.csv")
+
+
+def _row_problems(frame: pd.DataFrame, bundle: ModelBundle, seen: list[np.ndarray]) -> pd.Series:
+    """A reason per row that cannot be scored ('' for rows that can)."""
+    config = bundle.config
+    id_col = config.id_column
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    ids = frame[id_col]
+    reasons[ids.isna()] = f"missing {id_col}"
+    text_ids = ids.astype("object").where(ids.isna(), ids.astype(str))
+    hashed = pd.util.hash_array(text_ids.fillna("").to_numpy(dtype=object))
+    earlier = np.isin(hashed, np.concatenate(seen)) if seen else np.zeros(len(frame), bool)
+    dup = (pd.Series(hashed).duplicated().to_numpy() | earlier) & ids.notna().to_numpy()
+    reasons[dup & (reasons == "")] = f"duplicate {id_col}"
+    seen.append(hashed)
+    cleaner = bundle.pipeline[0]
+    checks = [(c, "number") for c in cleaner.numeric or []]
+    checks += [(c, "date") for c in cleaner.dates or []]
+    for col, kind in checks:
+        if col not in frame.columns:
+            continue
+        raw = frame[col]
+        parsed = pd.to_numeric(raw, errors="coerce") if kind == "number" else schema.to_dates(raw)
+        bad = raw.notna() & parsed.isna() & (reasons == "")
+        for idx in np.flatnonzero(bad.to_numpy()):
+            reasons.iat[idx] = f"{col}: {raw.iat[idx]!r} is not a {kind}"
+    return reasons
+
+
+def _chunks(
+    source: str | Path | None, chunksize: int, sql_url: str | None, query: str | None
+) -> Iterator[pd.DataFrame]:
+    if query:
+        if not sql_url:
+            raise CRMPredictError("--query needs --sql-url")
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(sql_url)
+        try:
+            with engine.connect() as conn:
+                yield from pd.read_sql_query(sa.text(query), conn, chunksize=chunksize)
+        finally:
+            engine.dispose()
+        return
+    if source is None:
+        raise CRMPredictError("give an input file, or --sql-url with --query")
+    yield from iter_file(source, chunksize)
+
+
+class _Scorer:
+    """Builds model-frame rows for chunks of a raw lead list and scores them."""
+
+    def __init__(
+        self, bundle: ModelBundle, as_of: pd.Timestamp, activities: pd.DataFrame | None
+    ) -> None:
+        self.bundle = bundle
+        self.as_of = as_of
+        config = bundle.config
+        self.tables = read_join_tables(config)
+        self.touches = False
+        self.aggregator: ActivityAggregator | None = bundle.aggregator
+        spec = config.activities
+        if self.aggregator is not None and spec is not None:
+            acts = activities if activities is not None else read_table(spec)
+            acts = schema.clean_text(acts, config.missing_values)
+            acts[spec.time_column] = schema.to_dates(acts[spec.time_column])
+            acts[spec.id_column] = acts[spec.id_column].astype(str)
+            acts = acts[acts[spec.time_column] < as_of]
+            self.acts, self.acts_ids = acts, acts[spec.id_column]
+            self.touches = True
+            self.empty = {k: v for k, v in self.aggregator.empty_row().items() if not pd.isna(v)}
+
+    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        config = self.bundle.config
+        frame = apply_joins(chunk, config, self.tables)
+        keep = [c for c in [config.id_column, *input_fields(config)] if c in frame.columns]
+        frame = frame[keep].copy()
+        frame[AS_OF] = snapshot_for(frame, config, self.as_of, training=False)
+        if self.touches:
+            ids = frame[config.id_column].astype(str)
+            self.aggregator.set_params(as_of=pd.Series(frame[AS_OF].to_numpy(), index=ids))
+            touches = self.aggregator.transform(self.acts[self.acts_ids.isin(set(ids))])
+            self.aggregator.set_params(as_of=None)
+            touches = touches.reindex(ids.to_numpy()).fillna(self.empty)
+            touches.index = frame.index
+            frame = pd.concat([frame, touches], axis=1)
+        return self.bundle.score_rows(frame)
+
+
+def score_leads(
+    bundle: ModelBundle,
+    output: str | Path,
+    as_of: str | pd.Timestamp,
+    source: str | Path | None = None,
+    sql_url: str | None = None,
+    query: str | None = None,
+    sql_table: str | None = None,
+    activities: pd.DataFrame | None = None,
+    model_label: str = "",
+    chunksize: int = 50_000,
+    progress=None,
+) -> ScoreSummary:
+    """Score a whole lead list from a file or a SQL query into ``output``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The model (see :func:`crm_predict.tracking.unwrap_bundle`).
+    output : str or Path
+        CSV or Parquet file. Rejected rows go to ``<stem>.rejected.csv`` beside it.
+    as_of : str or Timestamp
+        The date leads are seen from; also written as ``scored_at``.
+    source : str or Path, optional
+        CSV, Parquet or Excel lead list.
+    sql_url, query : str, optional
+        Read the lead list from a database instead.
+    sql_table : str, optional
+        Also upsert the scores into this table of ``sql_url`` (by lead id, in one
+        transaction: a failed run changes nothing).
+    activities : DataFrame, optional
+        Touch table (default: the one the task config names).
+    model_label : str
+        Written in the ``model`` column (e.g. ``leads_demo v3``).
+    chunksize : int
+        Rows per chunk; memory is bounded by it.
+    progress : callable, optional
+        Called with the number of rows read so far after each chunk.
+
+    Returns
+    -------
+    ScoreSummary
+    """
+    start = time.perf_counter()
+    output = Path(output)
+    out_format = detect_format(output)
+    as_of = pd.Timestamp(as_of)
+    scorer = _Scorer(bundle, as_of, activities)
+    seen: list[np.ndarray] = []
+    rejected: list[pd.DataFrame] = []
+    n_read = 0
+    spill_dir = output.parent if output.parent.exists() else None
+    with tempfile.TemporaryDirectory(prefix=".crm-predict-score-", dir=spill_dir) as tmp:
+        spill = Path(tmp) / "scored.parquet"
+        writer = None
+        for chunk in _chunks(source, chunksize, sql_url, query):
+            chunk = chunk.reset_index(drop=True)
+            _require_id(chunk, bundle)
+            problems = _row_problems(chunk, bundle, seen)
+            bad = (problems != "").to_numpy()
+            if bad.any():
+                rejected.append(chunk[bad].assign(reason=problems[bad].to_numpy()))
+            scored = scorer.score(chunk[~bad])
+            scored["model"] = model_label
+            scored["scored_at"] = as_of.isoformat()
+            table = pa.Table.from_pandas(scored, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(spill, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            n_read += len(chunk)
+            if progress is not None:
+                progress(n_read)
+        if writer is None:
+            raise CRMPredictError("the lead list has no rows")
+        writer.close()
+        n_scored = _rank_and_write(spill, output, out_format)
+        if sql_table:
+            if not sql_url:
+                raise CRMPredictError("--sql-table needs --sql-url")
+            upsert_scores(output, out_format, sql_url, sql_table, bundle.config.id_column)
+    rej = None
+    if rejected:
+        rej = rejected_path(output)
+        with atomic_path(rej) as tmp_rej:
+            pd.concat(rejected, ignore_index=True).to_csv(tmp_rej, index=False)
+    return ScoreSummary(
+        n_read, n_scored, n_read - n_scored, output, rej, time.perf_counter() - start
+    )
+
+
+def _require_id(chunk: pd.DataFrame, bundle: ModelBundle) -> None:
+    id_col = bundle.config.id_column
+    if id_col not in chunk.columns:
+        raise CRMPredictError(
+            f"column '{id_col}' is missing from the lead list (asked for by id_column)"
+        )
+
+
+def _rank_and_write(spill: Path, output: Path, out_format: str) -> int:
+    """Rank every lead by ``p_convert`` (ties keep input order) and write the output."""
+    p = pq.read_table(spill, columns=["p_convert"]).column(0).to_numpy()
+    n = len(p)
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    percentile = np.round(100.0 * (n - rank + 1) / n, 2)
+    source = pq.ParquetFile(spill)
+    offset = 0
+    with atomic_path(output) as tmp:
+        writer = None
+        for i in range(source.num_row_groups):
+            part = source.read_row_group(i).to_pandas()
+            rows = slice(offset, offset + len(part))
+            offset += len(part)
+            at = part.columns.get_loc("grade") + 1
+            part.insert(at, "rank", rank[rows])
+            part.insert(at + 1, "percentile", percentile[rows])
+            if out_format == "parquet":
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+            else:
+                part.to_csv(tmp, mode="a", header=i == 0, index=False)
+        if writer is not None:
+            writer.close()
+    return n
+
+
+def upsert_scores(output: Path, out_format: str, url: str, table: str, id_column: str) -> None:
+    """Insert or replace the scored rows of ``output`` in ``table``, keyed by ``id_column``.
+
+    Rows go to a staging table first; the delete of old rows and the insert of new ones
+    happen in one transaction.
+    """
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    staging = f"{table}__staging"
+    reader = (
+        (b.to_pandas() for b in pq.ParquetFile(output).iter_batches(batch_size=50_000))
+        if out_format == "parquet"
+        else pd.read_csv(output, chunksize=50_000, keep_default_na=False, na_values=[""])
+    )
+    try:
+        with engine.begin() as conn:
+            for i, part in enumerate(reader):
+                part.to_sql(staging, conn, if_exists="replace" if i == 0 else "append", index=False)
+            q = engine.dialect.identifier_preparer.quote
+            if sa.inspect(conn).has_table(table):
+                conn.execute(
+                    sa.text(
+                        f"DELETE FROM {q(table)} WHERE {q(id_column)} IN "
+                        f"(SELECT {q(id_column)} FROM {q(staging)})"
+                    )
+                )
+                conn.execute(sa.text(f"INSERT INTO {q(table)} SELECT * FROM {q(staging)}"))
+                conn.execute(sa.text(f"DROP TABLE {q(staging)}"))
+            else:
+                conn.execute(sa.text(f"ALTER TABLE {q(staging)} RENAME TO {q(table)}"))
+    finally:
+        engine.dispose()
