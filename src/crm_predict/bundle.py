@@ -7,7 +7,7 @@ endpoint calls, so every path scores and explains leads with the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ class ModelBundle:
         The training data's date.
     grade_cutoffs : dict
         Probability cut-offs of grades A, B and C.
+    card : dict
+        What a report says about the model: training window, split, holdout metrics (and
+        the baseline's), grade, calibration, lift and segment tables (as records).
     """
 
     pipeline: Pipeline
@@ -48,6 +51,7 @@ class ModelBundle:
     rates: FieldRates
     trained_as_of: pd.Timestamp
     grade_cutoffs: dict[str, float]
+    card: dict = field(default_factory=dict)
 
     @property
     def explains(self) -> bool:

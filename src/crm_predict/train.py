@@ -231,7 +231,38 @@ def train_task(
                 name, bundle, evaluation, seconds, _extra_metrics(name, pipe)
             )
         progress.step("evaluated")
-    return TrainResult(config, data, frame, labels, split, trained, aggregator)
+    result = TrainResult(config, data, frame, labels, split, trained, aggregator)
+    for model in trained.values():
+        model.bundle.card = model_card(result, model)
+    return result
+
+
+def model_card(result: TrainResult, model: TrainedModel) -> dict:
+    """The facts a report states about a model, as plain JSON-ready data."""
+    config, data = result.config, result.data
+    created = config.time.created
+    window = None
+    if created:
+        dates = data.frame[created].iloc[result.split.train]
+        window = [str(dates.min().date()), str(dates.max().date())]
+    ev = model.evaluation
+    card = {
+        "task": config.name,
+        "description": config.description,
+        "model": model.name,
+        "trained_as_of": None if pd.isna(data.as_of) else str(data.as_of.date()),
+        "training_window": window,
+        "n_train": len(result.split.train),
+        "n_test": len(result.split.test),
+        "split": result.split.description,
+        "metrics": {k: _num(v) for k, v in model.metrics.items()},
+        "baseline": {k: _num(v) for k, v in result.models["logreg"].metrics.items()}
+        if "logreg" in result.models
+        else {},
+    }
+    for key in ("grades", "calibration", "lift", "segments"):
+        card[key] = ev[key].to_dict("records")
+    return card
 
 
 def write_metrics(result: TrainResult, output_dir: str | Path) -> Path:

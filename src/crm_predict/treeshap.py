@@ -64,17 +64,14 @@ class TreeEnsemble:
             raise NotImplementedError("multiclass models are not supported (one tree per round)")
         self.feature_names: list[str] = list(model["feature_names"])
         self.pandas_categorical: list[list] | None = model.get("pandas_categorical") or None
-        info = model["tree_info"]
-        # random-forest mode averages its trees, so each tree's values are scaled to match
-        scale = 1.0 / len(info) if model.get("average_output") and info else 1.0
         flat = []
-        for tree in info:
+        for tree in model["tree_info"]:
             nodes: list[dict] = []
             leaves: list[dict] = []
             core.walk(tree["tree_structure"], nodes, leaves)
             flat.append((nodes, leaves))
         self._build_bins(flat, model["max_feature_idx"] + 1)
-        self._build_trees(flat, scale, max_table, n_jobs)
+        self._build_trees(flat, max_table, n_jobs)
         self._groupings: dict[bytes, tuple[np.ndarray, ...]] = {}
 
     @classmethod
@@ -115,12 +112,12 @@ class TreeEnsemble:
                 self._reps.append(np.r_[breaks, np.inf, np.nan])
             self._breaks.append(breaks)
 
-    def _build_trees(self, flat: list, scale: float, max_table: int, n_jobs: int) -> None:
+    def _build_trees(self, flat: list, max_table: int, n_jobs: int) -> None:
         a: dict[str, list] = {name: [] for name in _MODEL_ARRAYS}
         dec, ulut, urep, n_dec, n_lut, n_rep, n_table = [], [], [], 0, 0, 0, 0
         self.expected_value = 0.0
         for nodes, leaves in flat:
-            values = np.array([leaf["leaf_value"] for leaf in leaves]) * scale
+            values = np.array([leaf["leaf_value"] for leaf in leaves])
             counts = np.array([float(leaf.get("leaf_count", 1.0)) for leaf in leaves])
             self.expected_value += float((values * counts).sum() / counts.sum())
             used = list(dict.fromkeys(n["split_feature"] for n in nodes))
@@ -251,9 +248,10 @@ class TreeEnsemble:
                 bins[f] = np.searchsorted(breaks, x, side="left")
                 bins[f, np.isnan(x)] = len(breaks) + 1
                 continue
-            # LightGBM casts to int: NaN, negatives and values past int32 match no category
+            # LightGBM casts to int (truncating): NaN, values <= -1 and values past int32
+            # match no category, -0.5 is category 0
             with np.errstate(invalid="ignore"):
-                valid = (x >= 0) & (x < 2.0**31)
+                valid = (x > -1) & (x < 2.0**31)
             code = np.where(valid, np.trunc(np.where(valid, x, 0)), -1).astype(np.int64)
             pos = np.minimum(np.searchsorted(breaks, code), len(breaks) - 1)
             bins[f] = np.where(valid & (breaks[pos] == code), pos, len(breaks))
