@@ -179,6 +179,22 @@ class FeatureSpec(_Strict):
         return [f for f in fields if f not in self.leaky]
 
 
+class BayesSpec(_Strict):
+    """The Bayesian hierarchical model: which fields, priors and how long to sample."""
+
+    categorical: list[str] | None = Field(
+        None, description="grouping fields (default: every categorical field and size band)"
+    )
+    numeric: list[str] | None = Field(
+        None, description="fields with a slope (default: the numeric and count fields)"
+    )
+    interactions: list[tuple[str, str]] = Field(default_factory=list)
+    priors: dict[str, dict[str, float]] = Field(default_factory=dict)
+    draws: int = Field(500, gt=0)
+    tune: int = Field(500, gt=0)
+    chains: int = Field(2, gt=0)
+
+
 class SplitSpec(_Strict):
     """How the holdout is chosen."""
 
@@ -218,6 +234,7 @@ class TaskConfig(_Strict):
     recode: dict[str, dict[str, str]] = Field(default_factory=dict)
     segments: list[str] = Field(default_factory=list)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    bayes: BayesSpec = Field(default_factory=BayesSpec)
     seed: int = 42
 
     def column_requests(self) -> list[tuple[str, str]]:

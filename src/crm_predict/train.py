@@ -142,7 +142,7 @@ def build_pipeline(
         [
             ("clean", cleaner),
             ("features", build_feature_pipeline(config, activity_features)),
-            ("model", estimator),
+            *(estimator.steps if isinstance(estimator, Pipeline) else [("model", estimator)]),
         ]
     )
 
@@ -155,16 +155,32 @@ def _estimator(name: str, config: TaskConfig):
     if name == "logreg":
         return logistic_baseline(random_state=config.seed)
     if name == "bayes":
+        from crm_predict.features.select import FieldSelector
         from crm_predict.models.bayes import BayesianConversionModel
 
-        return BayesianConversionModel(random_state=config.seed)
+        spec, f = config.bayes, config.features
+        size = [f.size_bands.column] if f.size_bands else []
+        groups = spec.categorical or [*f.model_fields_for("categorical"), *size]
+        numeric = spec.numeric
+        if numeric is None:
+            numeric = [*f.model_fields_for("numeric"), *f.model_fields_for("count")]
+            numeric = [c for c in numeric if c not in size]
+        model = BayesianConversionModel(
+            interactions=[tuple(p) for p in spec.interactions] or None,
+            priors=spec.priors or None,
+            draws=spec.draws,
+            tune=spec.tune,
+            chains=spec.chains,
+            random_state=config.seed,
+        )
+        return Pipeline([("select", FieldSelector([*groups, *numeric])), ("bayes", model)])
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_CHOICES)}")
 
 
 def _extra_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
     if name != "bayes":
         return {}
-    diag = pipeline.named_steps["model"].diagnostics()
+    diag = pipeline[-1].diagnostics()
     return {k: float(diag[k]) for k in ("max_rhat", "min_ess_bulk", "divergences")}
 
 
