@@ -273,55 +273,54 @@ def group_tables(model, tables, columns, goff, gcol_off, gcol, gtables):
 
 
 @njit(cache=True, nogil=True)
-def explain_rows(model, bins, first, last, columns, max_features, glut, goff, gcol_off, gcol,
-                 gtables, tabled, out):  # fmt: skip
+def explain_rows(model, bins, first, last, columns, max_features, grouped, tabled, out):
     """Add every tree's SHAP values of binned rows ``first:last`` into ``out[column, row]``.
 
-    A tabled unit costs, per row, one look-up per unit feature (``glut``: bin -> code *
-    stride * width) and one addition per output column it touches (its grouped table row at
-    ``goff[u] + key``; columns ``gcol[gcol_off[u]:gcol_off[u + 1]]``). Leaves without a
-    table, and every leaf when ``tabled`` is False (plain per-row TreeSHAP: the baseline),
-    get their terms computed for the row itself. Rows go in blocks so that each block's
-    keys and sums stay in cache.
+    ``grouped`` = (glut, goff, gcol_off, gcol, gtables). A tabled unit costs, per row, one
+    look-up per unit feature (``glut``: bin -> code * stride * width) and one addition per
+    output column it touches (its grouped table row at ``goff[u] + key``; columns
+    ``gcol[gcol_off[u]:gcol_off[u + 1]]``). Leaves without a table, and every leaf when
+    ``tabled`` is False (plain per-row TreeSHAP: the baseline), get their terms computed
+    for the row itself. Each unit goes over all the rows before
+    the next unit, so that its table stays in cache (a few thousand rows at a time suit).
     """
     trees, units, ufeat, ulut_off = model[0], model[1], model[2], model[4]
+    glut, goff, gcol_off, gcol, gtables = grouped
     unit_leaf_off, unit_leaf, feat_off, leaf_feat = model[8], model[9], model[14], model[15]
     leaf_z, leaf_value, tfeat = model[16], model[20], model[21]
-    block = 256
-    key = np.empty(block, np.int64)
+    r0, n = first, last - first
+    key = np.empty(n, np.int64)
     bin_of = np.empty(max_features, np.int64)
     phi = np.empty(max_features)
     pz = np.empty(max_features + 2)
     po = np.empty(max_features + 2)
     pw = np.empty(max_features + 2)
-    for r0 in range(first, last, block):
-        n = min(last, r0 + block) - r0
-        for t in range(trees.shape[0]):
-            f0, f1 = trees[t, 6], trees[t, 7]
-            for u in range(trees[t, 4], trees[t, 5]):
-                if goff[u] >= 0 and tabled:
-                    e0 = units[u, 0]
-                    lut = glut[ulut_off[e0] :]
-                    row = bins[ufeat[e0], r0 : r0 + n]
-                    for i in range(n):
-                        key[i] = goff[u] + lut[row[i]]
-                    for e in range(e0 + 1, units[u, 1]):
-                        lut = glut[ulut_off[e] :]
-                        row = bins[ufeat[e], r0 : r0 + n]
-                        for i in range(n):
-                            key[i] += lut[row[i]]
-                    for j in range(gcol_off[u + 1] - gcol_off[u]):
-                        dst = out[gcol[gcol_off[u] + j], r0 : r0 + n]
-                        for i in range(n):
-                            dst[i] += gtables[key[i] + j]
-                    continue
+    for t in range(trees.shape[0]):
+        f0, f1 = trees[t, 6], trees[t, 7]
+        for u in range(trees[t, 4], trees[t, 5]):
+            if goff[u] >= 0 and tabled:
+                e0 = units[u, 0]
+                lut = glut[ulut_off[e0] :]
+                row = bins[ufeat[e0], r0 : r0 + n]
                 for i in range(n):
-                    for k in range(f1 - f0):
-                        bin_of[k] = bins[tfeat[f0 + k], r0 + i]
-                    for a in range(unit_leaf_off[u], unit_leaf_off[u + 1]):
-                        leaf = unit_leaf[a]
-                        k0, k1 = feat_off[leaf], feat_off[leaf + 1]
-                        mask = _leaf_mask(model, leaf, trees[t, 0], bin_of)
-                        _leaf_shap(leaf_z[k0:k1], mask, leaf_value[leaf], phi, pz, po, pw)
-                        for k in range(k1 - k0):
-                            out[columns[tfeat[f0 + leaf_feat[k0 + k]]], r0 + i] += phi[k]
+                    key[i] = goff[u] + lut[row[i]]
+                for e in range(e0 + 1, units[u, 1]):
+                    lut = glut[ulut_off[e] :]
+                    row = bins[ufeat[e], r0 : r0 + n]
+                    for i in range(n):
+                        key[i] += lut[row[i]]
+                for j in range(gcol_off[u + 1] - gcol_off[u]):
+                    dst = out[gcol[gcol_off[u] + j], r0 : r0 + n]
+                    for i in range(n):
+                        dst[i] += gtables[key[i] + j]
+                continue
+            for i in range(n):
+                for k in range(f1 - f0):
+                    bin_of[k] = bins[tfeat[f0 + k], r0 + i]
+                for a in range(unit_leaf_off[u], unit_leaf_off[u + 1]):
+                    leaf = unit_leaf[a]
+                    k0, k1 = feat_off[leaf], feat_off[leaf + 1]
+                    mask = _leaf_mask(model, leaf, trees[t, 0], bin_of)
+                    _leaf_shap(leaf_z[k0:k1], mask, leaf_value[leaf], phi, pz, po, pw)
+                    for k in range(k1 - k0):
+                        out[columns[tfeat[f0 + leaf_feat[k0 + k]]], r0 + i] += phi[k]

@@ -141,6 +141,9 @@ def train(
         str, typer.Option(help="Comma-separated models to fit besides the baseline: gbm,bayes.")
     ] = "gbm",
     register: Annotated[bool, typer.Option(help="Register the model in MLflow.")] = True,
+    strict: Annotated[
+        bool, typer.Option(help="Exit with code 3 when the Bayesian model did not converge.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Train, evaluate on a time-ordered holdout, log to MLflow and register the model."""
@@ -163,6 +166,16 @@ def train(
         if key in summary:
             console.print(f"{key}: {summary[key]}")
     console.print(f"metrics written to {path}")
+    if "bayes" in result.models:
+        diag = result.models["bayes"].pipeline[-1].diagnostics()
+        if not diag["converged"]:
+            err_console.print(
+                f"[bold yellow]warning:[/] the Bayesian model did not converge "
+                f"(max R-hat {diag['max_rhat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}, "
+                f"{diag['divergences']} divergences); its intervals are not to be trusted"
+            )
+            if strict:
+                raise typer.Exit(3)
 
 
 @app.command()
@@ -236,6 +249,36 @@ def export(
 
 @app.command()
 @_friendly
+def report(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="MLflow model URI, e.g. models:/leads_demo@champion, or a local model folder."
+        ),
+    ],
+    input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
+    output: Annotated[Path, typer.Option(help="The HTML report.")] = Path("report.html"),
+    as_of: Annotated[
+        str | None, typer.Option(help="Date the leads are seen from (default: today).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Leads in the 'calls to make' list.")] = 25,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
+    from datetime import date
+
+    from crm_predict.report import write_report
+    from crm_predict.tracking import load_bundle
+
+    bundle, label = load_bundle(model, tracking_uri)
+    path = write_report(
+        bundle, input, output, as_of=as_of or date.today().isoformat(), label=label, top=top
+    )
+    console.print(f"report written to {path}")
+
+
+@app.command()
+@_friendly
 def demo(
     workdir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
         "demo_output"
@@ -243,7 +286,7 @@ def demo(
     n_leads: Annotated[int, typer.Option(help="Synthetic leads to generate.")] = 20_000,
     quiet: Quiet = False,
 ) -> None:
-    """Generate synthetic CRM data, validate it, train and register a model, score open leads."""
+    """Generate synthetic CRM data, validate, train and register a model, score and report."""
     from crm_predict.demo import run_demo
 
     outputs = run_demo(workdir, n_leads=n_leads, quiet=quiet)

@@ -11,6 +11,7 @@ from crm_predict.config import TaskConfig, parse_config
 from crm_predict.datasets import AS_OF, EARLY_DAYS, write_leads
 from crm_predict.io import read_file, write_table
 from crm_predict.loading import load_task_data
+from crm_predict.report import write_report
 from crm_predict.score import score_leads
 from crm_predict.tracking import load_bundle, log_training
 from crm_predict.train import train_task, write_metrics
@@ -72,7 +73,7 @@ def demo_task(leads: Path, activities: Path) -> dict[str, Any]:
 def run_demo(
     workdir: str | Path, n_leads: int = 20_000, seed: int = 42, quiet: bool = False
 ) -> dict[str, Path]:
-    """Generate synthetic CRM exports, validate them, train, register and score open leads.
+    """Generate synthetic CRM exports, validate, train, register, score open leads and report.
 
     Parameters
     ----------
@@ -107,6 +108,7 @@ def run_demo(
     scored = score_leads(
         bundle, workdir / "scored.csv", as_of=AS_OF, source=open_leads, model_label=label
     )
+    report = write_report(bundle, open_leads, workdir / "report.html", as_of=AS_OF, label=label)
     return {
         **tables,
         "config": config_path,
@@ -114,4 +116,5 @@ def run_demo(
         "mlflow": workdir / "mlflow.db",
         "open_leads": open_leads,
         "scored": scored.output,
+        "report": report,
     }

@@ -123,6 +123,10 @@ class _Scorer:
             self.empty = {k: v for k, v in self.aggregator.empty_row().items() if not pd.isna(v)}
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        return self.bundle.score_rows(self.frame(chunk))
+
+    def frame(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Model-frame rows (joins, ``as_of``, touch aggregates) for raw lead-list rows."""
         config = self.bundle.config
         frame = apply_joins(chunk, config, self.tables)
         keep = [c for c in [config.id_column, *input_fields(config)] if c in frame.columns]
@@ -136,7 +140,7 @@ class _Scorer:
             touches = touches.reindex(ids.to_numpy()).fillna(self.empty)
             touches.index = frame.index
             frame = pd.concat([frame, touches], axis=1)
-        return self.bundle.score_rows(frame)
+        return frame
 
 
 def score_leads(
@@ -201,6 +205,11 @@ def score_leads(
             bad = (problems != "").to_numpy()
             if bad.any():
                 rejected.append(chunk[bad].assign(reason=problems[bad].to_numpy()))
+            n_read += len(chunk)
+            if progress is not None:
+                progress(n_read)
+            if bad.all():
+                continue
             scored = scorer.score(chunk[~bad])
             scored["model"] = model_label
             scored["scored_at"] = as_of.isoformat()
@@ -208,10 +217,13 @@ def score_leads(
             if writer is None:
                 writer = pq.ParquetWriter(spill, table.schema)
             writer.write_table(table.cast(writer.schema))
-            n_read += len(chunk)
-            if progress is not None:
-                progress(n_read)
         if writer is None:
+            if rejected:
+                _write_rejected(rejected, output)
+                raise CRMPredictError(
+                    f"none of the {n_read:,} rows could be scored; reasons in "
+                    f"{rejected_path(output)}"
+                )
             raise CRMPredictError("the lead list has no rows")
         writer.close()
         n_scored = _rank_and_write(spill, output, out_format)
@@ -219,14 +231,17 @@ def score_leads(
             if not sql_url:
                 raise CRMPredictError("--sql-table needs --sql-url")
             upsert_scores(output, out_format, sql_url, sql_table, bundle.config.id_column)
-    rej = None
-    if rejected:
-        rej = rejected_path(output)
-        with atomic_path(rej) as tmp_rej:
-            pd.concat(rejected, ignore_index=True).to_csv(tmp_rej, index=False)
+    rej = _write_rejected(rejected, output) if rejected else None
     return ScoreSummary(
         n_read, n_scored, n_read - n_scored, output, rej, time.perf_counter() - start
     )
+
+
+def _write_rejected(rejected: list[pd.DataFrame], output: Path) -> Path:
+    path = rejected_path(output)
+    with atomic_path(path) as tmp:
+        pd.concat(rejected, ignore_index=True).to_csv(tmp, index=False)
+    return path
 
 
 def _require_id(chunk: pd.DataFrame, bundle: ModelBundle) -> None:

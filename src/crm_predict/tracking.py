@@ -231,6 +231,9 @@ def _log_training(
             }
         )
         mlflow.log_params({f"version_{k}": v for k, v in _versions().items()})
+        if "bayes" in result.models:
+            diag = result.models["bayes"].pipeline[-1].diagnostics()
+            mlflow.set_tag("bayes_converged", str(bool(diag["converged"])).lower())
         for name, model in result.models.items():
             mlflow.log_metrics(
                 {

@@ -29,11 +29,13 @@ from crm_predict._treeshap_core import ZERO_THRESHOLD
 
 _MEMO_BITS = 14  # leaves with more unique path features are not memoised while tabulating
 # the order of the ``model`` tuple the kernels read (see crm_predict._treeshap_core)
+# fmt: off
 _MODEL_ARRAYS = (
     "trees", "units", "ufeat", "ulocal", "ulut_off", "urep_off", "urep", "uradix",
     "unit_leaf_off", "unit_leaf", "leaf_path_off", "path_node", "path_left", "path_slot",
     "leaf_feat_off", "leaf_feat", "leaf_z", "local", "dec_off", "dec", "leaf_value", "tfeat",
-)  # fmt: skip
+)
+# fmt: on
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -122,7 +124,7 @@ class TreeEnsemble:
             self.expected_value += float((values * counts).sum() / counts.sum())
             used = list(dict.fromkeys(n["split_feature"] for n in nodes))
             decs = [core.decisions(n, self._reps[n["split_feature"]]) for n in nodes]
-            n0, l0, u0, f0 = len(a["local"]), len(a["leaf_value"]), len(a["units"]), len(a["tfeat"])
+            starts = [len(a[k]) for k in ("local", "leaf_value", "units", "tfeat")]
             for path, features, zero in core.leaf_paths(nodes, leaves):
                 a["leaf_path_off"].append(len(a["path_node"]))
                 a["path_node"] += [m for m, _, _ in path]
@@ -133,7 +135,7 @@ class TreeEnsemble:
                 a["leaf_z"] += zero
             for features, size, below in core.split(nodes, decs, max_table):
                 a["unit_leaf_off"].append(len(a["unit_leaf"]))
-                a["unit_leaf"] += [l0 + leaf for leaf in below]
+                a["unit_leaf"] += [starts[1] + leaf for leaf in below]
                 a["units"].append([len(a["ufeat"]), len(a["ufeat"]) + len(features)])
                 a["units"][-1] += [n_table if size > 0 else -1, size]
                 n_table += max(size, 0) * len(features)
@@ -155,11 +157,11 @@ class TreeEnsemble:
                 n_dec += len(d)
             a["leaf_value"] += list(values)
             a["tfeat"] += used
-            a["trees"].append([n0, len(a["local"]), l0, len(a["leaf_value"]), u0,
-                               len(a["units"]), f0, len(a["tfeat"])])  # fmt: skip
-        for name, total in (("unit_leaf", "unit_leaf"), ("leaf_path", "path_node"),
-                            ("leaf_feat", "leaf_feat")):  # fmt: skip
+            ends = [len(a[k]) for k in ("local", "leaf_value", "units", "tfeat")]
+            a["trees"].append([x for pair in zip(starts, ends, strict=True) for x in pair])
+        for name, total in (("unit_leaf", "unit_leaf"), ("leaf_path", "path_node")):
             a[name + "_off"].append(len(a[total]))
+        a["leaf_feat_off"].append(len(a["leaf_feat"]))
         a["dec"], a["ulut"], a["urep"] = dec, ulut, urep
         arrays = {}
         for name, value in a.items():
@@ -176,13 +178,10 @@ class TreeEnsemble:
         trees = arrays["trees"]
         self._max_features = max(1, int((trees[:, 7] - trees[:, 6]).max(initial=0)))
         self._tables = np.zeros(n_table)
-        n_trees = len(trees)
-        bounds = np.linspace(0, n_trees, min(n_trees, 4 * _threads(n_jobs)) + 1).astype(int)
-        _run(
-            n_jobs,
-            [(core.fill_tables, self._model, lo, hi, self._max_features, _MEMO_BITS, self._tables)
-             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)],
-        )  # fmt: skip
+        bounds = np.linspace(0, len(trees), min(len(trees), 4 * _threads(n_jobs)) + 1)
+        fill = (self._max_features, _MEMO_BITS, self._tables)
+        spans = zip(bounds[:-1].astype(int), bounds[1:].astype(int), strict=True)
+        _run(n_jobs, [(core.fill_tables, self._model, lo, hi, *fill) for lo, hi in spans])
 
     @property
     def n_units(self) -> int:
@@ -307,8 +306,8 @@ class TreeEnsemble:
             part = X.iloc[start:stop] if isinstance(X, pd.DataFrame) else X[start:stop]
             block = np.zeros((len(names), stop - start))
             bins = self._bin(self.encode(part))
-            core.explain_rows(self._model, bins, 0, stop - start, columns, self._max_features,
-                              *grouped, tabled, block)  # fmt: skip
+            args = (columns, self._max_features, grouped, tabled, block)
+            core.explain_rows(self._model, bins, 0, stop - start, *args)
             out[start:stop] = block.T
 
         starts = range(0, n_rows, block_rows)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from crm_predict.datasets import make_leads
+from crm_predict.exceptions import CRMPredictError
 from crm_predict.explain import field_contributions
 from crm_predict.score import rejected_path, score_leads
 from crm_predict.tracking import log_training
@@ -212,3 +213,26 @@ def test_scores_upsert_into_a_database_table(bundle, leads, tmp_path):
         table = pd.read_sql_query("SELECT * FROM lead_scores", conn)
     assert len(table) == len(pd.read_csv(leads))
     assert table["lead_id"].is_unique
+
+
+def test_a_chunk_where_every_row_is_rejected_is_skipped(bundle, leads, tmp_path):
+    frame = pd.read_csv(leads).head(12).astype({"employees": object})
+    frame.loc[:4, "employees"] = "n/a-ish"
+    path = tmp_path / "first_chunk_bad.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "scored.csv"
+    summary = score_leads(bundle, out, as_of=AS_OF, source=path, chunksize=5)
+    assert summary.rows_rejected == 5
+    assert summary.rows_scored == 7 == len(pd.read_csv(out))
+
+
+def test_all_rows_rejected_is_an_error_that_points_at_the_reasons(bundle, leads, tmp_path):
+    frame = pd.read_csv(leads).head(3).astype({"employees": object})
+    frame["employees"] = "many"
+    path = tmp_path / "all_bad.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "scored.csv"
+    with pytest.raises(CRMPredictError, match="none of the 3 rows could be scored"):
+        score_leads(bundle, out, as_of=AS_OF, source=path)
+    assert not out.exists()
+    assert len(pd.read_csv(rejected_path(out))) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -208,10 +210,17 @@ def test_errors_name_the_problem(booster, ensemble):
 
 def test_multiclass_and_linear_trees_are_refused(data):
     X, y = data
-    multi = train(X, y % 3 + (X["emails"].to_numpy() > 2), rounds=3, objective="multiclass",
-                  num_class=3)  # fmt: skip
+    multi = train(
+        X, y % 3 + (X["emails"].to_numpy() > 2), rounds=3, objective="multiclass", num_class=3
+    )
     with pytest.raises(NotImplementedError, match="multiclass"):
         TreeEnsemble.from_booster(multi)
     linear = train(X, y, rounds=3, linear_tree=True)
     with pytest.raises(NotImplementedError, match="linear trees"):
         TreeEnsemble.from_booster(linear)
+
+
+def test_pickle_round_trip_keeps_the_tables(ensemble):
+    X = scoring_frame(50)
+    restored = pickle.loads(pickle.dumps(ensemble))
+    np.testing.assert_array_equal(restored.contributions(X)[0], ensemble.contributions(X)[0])

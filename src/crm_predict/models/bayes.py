@@ -30,8 +30,8 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from crm_predict.features._base import check_frame
 from crm_predict.models.bayes_outputs import (
@@ -239,7 +239,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         )
         self.fit_seconds_ = time.perf_counter() - start
         self.diagnostics_ = convergence(self.idata_, self.fit_seconds_)
-        self._draws = None
+        self._draws = self._posterior_draws()
         if not self.diagnostics_["converged"]:
             d = self.diagnostics_
             warnings.warn(
@@ -266,7 +266,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class: converted when the posterior mean probability is at least 0.5."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        converted = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[converted.astype(int)]
 
     def predict_interval(self, X: Any, prob: float = 0.9) -> pd.DataFrame:
         """Posterior mean conversion probability per row with its equal-tailed interval.
@@ -392,17 +393,18 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         for name, value in fitted.items():
             setattr(model, name, value)
         model.idata_ = idata
-        model._draws = None
+        model._draws = model._posterior_draws()
         return model
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("_draws", None)  # a cache, rebuilt from idata_ on first use
+        state.pop("_draws", None)  # derived from idata_; rebuilt on unpickling
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._draws = None
+        if "idata_" in state:
+            self._draws = self._posterior_draws()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -439,13 +441,17 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         return merged
 
     def _learn_target(self, y: Any, n_rows: int) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn("y should be 1d; ravelling it", stacklevel=3)
-            y = y.ravel()
-        if y.ndim != 1 or len(y) != n_rows:
-            raise ValueError(f"y must be 1d with one value per row of X ({n_rows}), got {y.shape}")
+        if y is None:
+            raise ValueError("BayesianConversionModel requires y to be passed, but the target y is None")
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_rows:
+            raise ValueError(f"y has {len(y)} values but X has {n_rows} rows")
         check_classification_targets(y)
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
+        if kind != "binary":
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {kind}."
+            )
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(
@@ -520,12 +526,14 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
 
     def _posterior(self) -> PosteriorDraws:
         check_is_fitted(self, "idata_")
-        if getattr(self, "_draws", None) is None:
-            seed = self.random_state if isinstance(self.random_state, int) else 0
-            self._draws = posterior_draws(
-                self.idata_, self.tokens_, self.levels_, len(self.slope_names_), seed
-            )
         return self._draws
+
+    def _posterior_draws(self) -> PosteriorDraws:
+        """Flattened draws; built once after fit, load or unpickling so scoring is read-only."""
+        seed = self.random_state if isinstance(self.random_state, int) else 0
+        return posterior_draws(
+            self.idata_, self.tokens_, self.levels_, len(self.slope_names_), seed
+        )
 
     def _prefer_centred(self, field: str) -> bool:
         """Centre a field when its levels' spread dwarfs their standard errors."""

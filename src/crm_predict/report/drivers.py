@@ -1,0 +1,181 @@
+"""What moves scores: per-field contributions summarised for charts, lead by lead.
+
+The numbers come from :func:`crm_predict.explain.field_contributions` (exact: the average
+lead's score plus every field's push equals the lead's score) on model-frame rows built by
+the scorer of ``crm-predict score``; this module only picks the leads and summarises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from crm_predict.bundle import ModelBundle, reason_values
+from crm_predict.explain import field_contributions
+from crm_predict.reasons import label_of
+from crm_predict.score import _Scorer
+
+DETAIL_LEADS = 5
+"""Top leads shown as waterfalls."""
+DETAIL_STEPS = 8
+"""Fields per waterfall; the rest are summed into one step."""
+
+
+@dataclass
+class Waterfall:
+    """One lead's score taken apart: base rate plus each field's push, in probability units.
+
+    Attributes
+    ----------
+    lead_id : str
+    base : float
+        Score of the average lead (the model's base rate).
+    score : float
+        This lead's score; ``base + sum(points) == score``.
+    steps : list of (str, float)
+        ``("Source = referral", 0.12)``, biggest first; the smallest are summed into one
+        "Other fields" step.
+    """
+
+    lead_id: str
+    base: float
+    score: float
+    steps: list[tuple[str, float]]
+
+
+@dataclass
+class Drivers:
+    """How much each CRM field moves scores over a sample of the lead list.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``field, label, mean_abs_points`` (probability units), largest first.
+    points : ndarray, shape (n_sample, n_fields)
+        Per-lead contributions, columns in ``table`` order.
+    colour : ndarray, shape (n_sample, n_fields)
+        Each value's rank in [0, 1] within the sample for numeric fields, NaN otherwise.
+    n_leads : int
+        Leads in the sample.
+    """
+
+    table: pd.DataFrame
+    points: np.ndarray
+    colour: np.ndarray
+    n_leads: int
+
+
+def explain_leads(
+    bundle: ModelBundle,
+    scorer: _Scorer,
+    raw: pd.DataFrame,
+    pos: np.ndarray,
+    leads: pd.DataFrame,
+    sample: int,
+    seed: int,
+) -> tuple[Drivers, list[Waterfall]]:
+    """Per-field contributions for a random sample (drivers) and the top leads (waterfalls).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        An explainable model (``bundle.explains``).
+    scorer : _Scorer
+        Builds model-frame rows exactly as the score run did.
+    raw : DataFrame
+        The raw lead list.
+    pos : ndarray of int
+        Row of ``raw`` for each row of ``leads``.
+    leads : DataFrame
+        The score file's rows in rank order.
+    sample : int
+        Leads in the drivers sample (seeded, uniform without replacement).
+    seed : int
+        Seed of the sample.
+
+    Returns
+    -------
+    Drivers, list of Waterfall
+        One contributions pass over the sample and the top :data:`DETAIL_LEADS` leads.
+
+    Examples
+    --------
+    >>> drivers, tops = explain_leads(bundle, scorer, raw, pos, leads, 4000, 0)  # doctest: +SKIP
+    >>> drivers.table.head(3)  # doctest: +SKIP
+    """
+    n = len(leads)
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+    detail = np.arange(min(n, DETAIL_LEADS))
+    rows = np.union1d(picked, detail)
+    frame = scorer.frame(raw.iloc[pos[rows]].reset_index(drop=True))
+    contrib = field_contributions(bundle.pipeline, frame)
+    values = reason_values(bundle.pipeline, frame).reset_index(drop=True)
+    in_sample = np.searchsorted(rows, picked)
+    points = contrib.points[in_sample]
+    mean_abs = np.abs(points).mean(axis=0)
+    order = np.argsort(-mean_abs, kind="stable")
+    fields = [contrib.fields[j] for j in order]
+    table = pd.DataFrame(
+        {
+            "field": fields,
+            "label": [label_of(f) for f in fields],
+            "mean_abs_points": mean_abs[order],
+        }
+    )
+    colour = np.full((len(picked), len(fields)), np.nan)
+    for i, name in enumerate(fields):
+        if name in values.columns:
+            col = values[name].iloc[in_sample]
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                colour[:, i] = col.rank(pct=True).to_numpy(dtype=float)
+    drivers = Drivers(table, points[:, order], colour, len(picked))
+    waterfalls = []
+    for r in np.searchsorted(rows, detail):
+        steps = [
+            (_shown(values, r, f), float(v))
+            for f, v in zip(contrib.fields, contrib.points[r], strict=True)
+        ]
+        steps.sort(key=lambda s: -abs(s[1]))
+        kept, rest = steps[:DETAIL_STEPS], steps[DETAIL_STEPS:]
+        if rest:
+            kept.append((f"{len(rest)} other fields", float(sum(p for _, p in rest))))
+        waterfalls.append(
+            Waterfall(
+                str(leads[bundle.config.id_column].iloc[rows[r]]),
+                float(contrib.p_base[r]),
+                float(contrib.p[r]),
+                kept,
+            )
+        )
+    return drivers, waterfalls
+
+
+def _shown(values: pd.DataFrame, row: int, name: str) -> str:
+    """``Field = value`` as a manager reads it, for a waterfall row."""
+    label = label_of(name)
+    if name in values.columns:
+        return f"{label} = {_short(values[name].iloc[row])}"
+    prefix = f"{name}__"
+    parts = {c[len(prefix) :]: values[c].iloc[row] for c in values.columns if c.startswith(prefix)}
+    shares = {k: float(v) for k, v in parts.items() if pd.notna(v)}
+    if not shares:
+        return f"{label}: none recorded"
+    best = max(shares, key=shares.__getitem__)
+    return f"{label}: mostly {label_of(best).lower()} ({shares[best]:.0%})"
+
+
+def _short(value) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return "not recorded"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, pd.Timestamp):
+        return f"{value.day} {value:%b %Y}"
+    if isinstance(value, int | float | np.number):
+        v = float(value)
+        return f"{v:,.0f}" if abs(v) >= 10 or v.is_integer() else f"{v:.2g}"
+    text = str(value)
+    return {"True": "yes", "False": "no"}.get(text, text if len(text) <= 40 else text[:39] + "…")
