@@ -159,9 +159,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one, args.rows)))
         return
-    names = args.variants.split(",") if args.variants else [
-        v for v, (_, slow) in VARIANTS.items() if args.all or not slow
-    ]
+    names = (
+        args.variants.split(",")
+        if args.variants
+        else [v for v, (_, slow) in VARIANTS.items() if args.all or not slow]
+    )
     header = "| variant | what | rows/cells | wall s (incl. compile) | max R-hat | min bulk ESS |"
     header += " ESS/s | divergences | grad evals/draw |"
     print(header)

@@ -185,12 +185,24 @@ class TreeEnsemble:
 
     @property
     def n_units(self) -> int:
-        """Units (tabulated subtrees, plus any leaf explained row by row) over all trees."""
+        """Units (tabulated subtrees, plus any leaf explained row by row) over all trees.
+
+        Examples
+        --------
+        >>> TreeEnsemble.from_booster(booster).n_units  # doctest: +SKIP
+        3096
+        """
         return len(self._model[1])
 
     @property
     def table_bytes(self) -> int:
-        """Memory held by the SHAP tables."""
+        """Memory held by the per-feature SHAP tables (each grouping used adds its own).
+
+        Examples
+        --------
+        >>> TreeEnsemble.from_booster(booster).table_bytes / 2**20  # doctest: +SKIP
+        124.6
+        """
         return self._tables.nbytes
 
     def encode(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -284,7 +296,7 @@ class TreeEnsemble:
         groups: Sequence[str] | Mapping[str, str] | None = None,
         n_jobs: int = 2,
         tabled: bool = True,
-        block_rows: int = 16384,
+        block_rows: int = 8192,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Exact SHAP values summed per group; see :func:`grouped_contributions`.
 

@@ -174,7 +174,9 @@ def test_predict_proba_is_mean_of_probabilities_not_probability_of_mean(fitted, 
     post = fitted.idata_.posterior
     eta = post["intercept"].to_numpy().ravel()
     for field in ("source", "region"):
-        eta = eta + post[f"b_{field}"].sel({f"{field}_level": str(row[field].iloc[0])}).values.ravel()
+        eta = (
+            eta + post[f"b_{field}"].sel({f"{field}_level": str(row[field].iloc[0])}).values.ravel()
+        )
     pair = f"{row['source'].iloc[0]} × {row['region'].iloc[0]}"
     eta = eta + post["b_source_region"].sel(source_region_level=pair).values.ravel()
     z = [

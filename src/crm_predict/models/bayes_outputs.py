@@ -162,7 +162,9 @@ def segment_rows(
             i = index.get(level, -1)
             eta = draws.intercept + draws.effects[field][i]
             if info["parents"] and i >= 0:
-                for parent, parent_code in zip(info["parents"], info["parent_codes"][i], strict=True):
+                for parent, parent_code in zip(
+                    info["parents"], info["parent_codes"][i], strict=True
+                ):
                     eta = eta + draws.effects[parent][parent_code]
             rate = expit(eta)
             lo, hi = np.quantile(rate, _tails(prob))
@@ -205,9 +207,7 @@ def numeric_rows(
             feature, per, scale = name.removesuffix(MISSING_SUFFIX), "missing vs recorded", 1.0
         ratio = np.exp(draws.slopes[j] / scale)
         lo, mid, hi = np.quantile(ratio, [_tails(prob)[0], 0.5, _tails(prob)[1]])
-        rows.append(
-            {"feature": feature, "odds_ratio": mid, "low": lo, "high": hi, "per": per}
-        )
+        rows.append({"feature": feature, "odds_ratio": mid, "low": lo, "high": hi, "per": per})
     return pd.DataFrame(rows, columns=["feature", "odds_ratio", "low", "high", "per"])
 
 
