@@ -126,6 +126,8 @@ class TreeEnsemble:
             decs = [core.decisions(n, self._reps[n["split_feature"]]) for n in nodes]
             starts = [len(a[k]) for k in ("local", "leaf_value", "units", "tfeat")]
             for path, features, zero in core.leaf_paths(nodes, leaves):
+                if len(features) > 62:  # a leaf's conditions met are bits of an int64
+                    raise NotImplementedError("a leaf splits on more than 62 distinct features")
                 a["leaf_path_off"].append(len(a["path_node"]))
                 a["path_node"] += [m for m, _, _ in path]
                 a["path_left"] += [went_left for _, went_left, _ in path]

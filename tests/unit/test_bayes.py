@@ -241,9 +241,11 @@ def test_segment_table_columns_counts_and_thin_flag(fitted, data):
     width = table["rate_high"] - table["rate_low"]
     assert table["thin_data"].tolist() == (width > fitted.thin_width).tolist()
     assert (table["field"] == "source × region").sum() == 9
-    # rate = sigmoid(intercept + effect), the mean over draws
+    # rate: mean over draws of sigmoid(intercept + effect + region's row-weighted average)
     post = fitted.idata_.posterior
-    draws = post["intercept"] + post["b_source"].sel(source_level="referral")
+    share = X["region"].value_counts(normalize=True)
+    region = sum(share[level] * post["b_region"].sel(region_level=level) for level in share.index)
+    draws = post["intercept"] + post["b_source"].sel(source_level="referral") + region
     assert source.loc["referral", "rate"] == pytest.approx(float(expit(draws).mean()))
 
 

@@ -18,7 +18,6 @@ where levels are data-rich, and nutpie samples with a low-rank-modified mass mat
 from __future__ import annotations
 
 import os
-import re
 import time
 import warnings
 from pathlib import Path
@@ -32,12 +31,17 @@ import pytensor.tensor as pt
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
+from threadpoolctl import threadpool_limits
 
 from crm_predict.features._base import check_frame
 from crm_predict.models.bayes_outputs import (
-    MISSING_SUFFIX,
+    ENCODING,
     PosteriorDraws,
+    collapse_cells,
     convergence,
+    encode_rows,
+    learn_encoding,
+    level_spread_ratio,
     numeric_rows,
     posterior_draws,
     read_folder,
@@ -59,7 +63,6 @@ DEFAULT_PRIORS: dict[str, dict[str, float]] = {
 per standard deviation of a numeric feature (and per missing-value indicator).
 """
 
-MISSING_LEVEL = "(missing)"
 SAMPLERS = ("nutpie", "pymc")
 # nutpie's default 0.8 left a rare divergence with the low-rank mass matrix; 0.85 removed it
 # at no cost in gradient evaluations on the benchmark. Weakly identified (non-centred)
@@ -72,19 +75,7 @@ TARGET_ACCEPT_WEAK = 0.95
 # levels, no real differences) are sampled non-centred. See benchmarks/bayes.py.
 CENTRED_MIN_RATIO = 2.0
 _FITTED = (
-    "categorical_",
-    "numeric_",
-    "interactions_",
-    "tokens_",
-    "levels_",
-    "declared_",
-    "level_n_",
-    "level_k_",
-    "parent_codes_",
-    "means_",
-    "sds_",
-    "missing_share_",
-    "slope_names_",
+    *ENCODING,
     "centred_",
     "n_cells_",
     "classes_",
@@ -200,13 +191,16 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         self._check_params()
         frame = check_frame(self, X, reset=True)
         target = self._learn_target(y, len(frame))
-        self._learn_encoding(frame, target)
-        codes, Z = self._encode(frame)
-        cells = _collapse(codes, Z, target)
+        encoding = learn_encoding(frame, target, self.categorical, self.numeric, self.interactions)
+        for name, value in encoding.items():
+            setattr(self, name, value)
+        self.centred_ = {
+            field: level_spread_ratio(encoding, field) >= CENTRED_MIN_RATIO
+            for field in self.tokens_
+        }
+        cells = collapse_cells(*self._encode(frame), target)
         self.n_cells_ = len(cells["k"])
-        return _make_model(
-            cells, self.tokens_, self.levels_, self.slope_names_, self.centred_, priors
-        )
+        return _make_model(cells, encoding, self.centred_, priors)
 
     def fit(self, X: Any, y: Any) -> BayesianConversionModel:
         """Build the model and sample its posterior with NUTS.
@@ -322,18 +316,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         >>> f"{row.rate:.0%} ({row.rate_low:.0%}–{row.rate_high:.0%})"  # doctest: +SKIP
         '23% (19–27%)'
         """
-        fields = {
-            field: {
-                "levels": self.levels_[field],
-                "declared": self.declared_[field],
-                "n": self.level_n_[field],
-                "k": self.level_k_[field],
-                "parents": list(self._parents().get(field, ())),
-                "parent_codes": self.parent_codes_.get(field, []),
-            }
-            for field in self.tokens_
-        }
-        return segment_rows(self._posterior(), fields, prob, self.thin_width)
+        return segment_rows(self._posterior(), self._encoding(), prob, self.thin_width)
 
     def numeric_effects(self, prob: float = 0.9) -> pd.DataFrame:
         """Odds multiplier for +1 raw unit of each numeric feature, with its interval.
@@ -349,7 +332,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         >>> row = model.numeric_effects().iloc[0]  # doctest: +SKIP
         >>> f"each extra {row.feature} changes the odds by ×{row.odds_ratio:.2f}"  # doctest: +SKIP
         """
-        return numeric_rows(self._posterior(), self.slope_names_, self.sds_, prob)
+        return numeric_rows(self._posterior(), self._encoding(), prob)
 
     def diagnostics(self) -> dict[str, Any]:
         """Sampler health: ``fit_seconds, max_rhat, min_ess_bulk, divergences, converged``.
@@ -471,65 +454,11 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
             )
         return (y == self.classes_[1]).astype(np.int64)
 
-    def _learn_encoding(self, frame: pd.DataFrame, target: np.ndarray) -> None:
-        cats, nums = _roles(frame, self.categorical, self.numeric)
-        self.categorical_, self.numeric_ = cats, nums
-        self.interactions_ = [tuple(pair) for pair in (self.interactions or [])]
-        self.levels_, self.declared_, self.level_n_, self.level_k_ = {}, {}, {}, {}
-        self.parent_codes_ = {}
-        codes = {}
-        for col in cats:
-            text = _text(frame[col])
-            declared = _declared(frame[col], text)
-            seen = set(text.dropna())
-            self.levels_[col] = [level for level in declared if level in seen]
-            self.declared_[col] = declared
-            codes[col] = _codes(text, self.levels_[col])
-        for a, b in self.interactions_:
-            for name in (a, b):
-                if name not in cats:
-                    raise ValueError(f"interaction field {name!r} is not a grouping field")
-            field = _pair_name(a, b)
-            combos = pd.DataFrame({"a": codes[a], "b": codes[b]}).drop_duplicates()
-            combos = combos.sort_values(["a", "b"]).to_numpy()
-            self.parent_codes_[field] = combos.tolist()
-            self.levels_[field] = [
-                f"{self.levels_[a][i]} × {self.levels_[b][j]}" for i, j in combos
-            ]
-            self.declared_[field] = list(self.levels_[field])
-            codes[field] = _pair_codes(codes[a], codes[b], combos)
-        for field, code in codes.items():
-            size = len(self.levels_[field])
-            self.level_n_[field] = np.bincount(code, minlength=size).tolist()
-            self.level_k_[field] = np.bincount(code, weights=target, minlength=size).astype(int)
-            self.level_k_[field] = self.level_k_[field].tolist()
-        self.tokens_ = _tokens(list(codes))
-        self.centred_ = {field: self._prefer_centred(field) for field in self.tokens_}
-        self.means_, self.sds_, self.missing_share_ = {}, {}, {}
-        for col in nums:
-            x = _numbers(frame[col], col)
-            observed = x[~np.isnan(x)]
-            mean = float(observed.mean()) if len(observed) else 0.0
-            sd = float(observed.std()) if len(observed) else 0.0
-            self.means_[col], self.sds_[col] = mean, sd if sd > 0 else 1.0
-            if len(observed) < len(x):
-                self.missing_share_[col] = 1.0 - len(observed) / len(x)
-        self.slope_names_ = [*nums, *(f"{col}{MISSING_SUFFIX}" for col in self.missing_share_)]
+    def _encoding(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in ENCODING}
 
     def _encode(self, frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Level codes per field (``-1`` = unseen) and the standardised numeric matrix."""
-        codes = {col: _codes(_text(frame[col]), self.levels_[col]) for col in self.categorical_}
-        for a, b in self.interactions_:
-            field = _pair_name(a, b)
-            codes[field] = _pair_codes(codes[a], codes[b], np.asarray(self.parent_codes_[field]))
-        columns = []
-        for col in self.numeric_:
-            x = (_numbers(frame[col], col) - self.means_[col]) / self.sds_[col]
-            columns.append(np.nan_to_num(x, nan=0.0))
-        for col, share in self.missing_share_.items():
-            columns.append(frame[col].isna().to_numpy(dtype=float) - share)
-        Z = np.column_stack(columns) if columns else np.zeros((len(frame), 0))
-        return codes, Z
+        return encode_rows(frame, self._encoding())
 
     def _frame(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "idata_")
@@ -542,162 +471,24 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
     def _posterior_draws(self) -> PosteriorDraws:
         """Flattened draws; built once after fit, load or unpickling so scoring is read-only."""
         seed = self.random_state if isinstance(self.random_state, int) else 0
-        return posterior_draws(
-            self.idata_, self.tokens_, self.levels_, len(self.slope_names_), seed
-        )
-
-    def _prefer_centred(self, field: str) -> bool:
-        """Centre a field when its levels' spread dwarfs their standard errors."""
-        n, k = np.asarray(self.level_n_[field]), np.asarray(self.level_k_[field])
-        logit, var = _raw_logits(n, k)
-        for parent, parent_codes in zip(
-            self._parents().get(field, ()),
-            np.asarray(self.parent_codes_.get(field, [])).T,
-            strict=False,
-        ):
-            # judge an interaction by what its main effects leave unexplained
-            p_n, p_k = np.asarray(self.level_n_[parent]), np.asarray(self.level_k_[parent])
-            logit = logit - _raw_logits(p_n, p_k)[0][parent_codes]
-        tau = np.sqrt(_between_level_variance(logit, var))
-        return bool(tau >= CENTRED_MIN_RATIO * np.sqrt(np.median(var)))
-
-    def _parents(self) -> dict[str, tuple[str, str]]:
-        return {_pair_name(a, b): (a, b) for a, b in self.interactions_}
-
-
-# ---------------------------------------------------------------------- data helpers
-def _roles(
-    frame: pd.DataFrame, categorical: list[str] | None, numeric: list[str] | None
-) -> tuple[list[str], list[str]]:
-    for role, names in (("categorical", categorical), ("numeric", numeric)):
-        for name in names or []:
-            if name not in frame.columns:
-                raise ValueError(f"column {name!r} listed in {role} is missing from X")
-    if categorical is None:
-        categorical = [
-            c for c in frame.columns if c not in (numeric or []) and _is_grouping(frame[c])
-        ]
-    if numeric is None:
-        numeric = [
-            c
-            for c in frame.columns
-            if c not in categorical and pd.api.types.is_numeric_dtype(frame[c])
-        ]
-    return [str(c) for c in categorical], [str(c) for c in numeric]
-
-
-def _is_grouping(column: pd.Series) -> bool:
-    dtype = column.dtype
-    return (
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_bool_dtype(dtype)
-        or pd.api.types.is_object_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-    )
-
-
-def _text(column: pd.Series) -> pd.Series:
-    """Levels as strings, missing values as ``(missing)``."""
-    values = column.astype(object)
-    text = values.map(str, na_action="ignore")
-    return text.where(values.notna(), MISSING_LEVEL)
-
-
-def _declared(column: pd.Series, text: pd.Series) -> list[str]:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        declared = [str(c) for c in column.cat.categories]
-        if MISSING_LEVEL not in declared and column.isna().any():
-            declared.append(MISSING_LEVEL)
-        return declared
-    return sorted(set(text))
-
-
-def _codes(text: pd.Series, levels: list[str]) -> np.ndarray:
-    index = pd.Index(levels)
-    return np.asarray(index.get_indexer(text.to_numpy()), dtype=np.int64)
-
-
-def _pair_name(a: str, b: str) -> str:
-    return f"{a} × {b}"
-
-
-def _pair_codes(a: np.ndarray, b: np.ndarray, combos: np.ndarray) -> np.ndarray:
-    """Code of each row's (a, b) combination among ``combos``; ``-1`` when unseen."""
-    if len(combos) == 0:
-        return np.full(len(a), -1, dtype=np.int64)
-    lookup = pd.MultiIndex.from_arrays([combos[:, 0], combos[:, 1]])
-    codes = lookup.get_indexer(pd.MultiIndex.from_arrays([a, b]))
-    return np.where((a < 0) | (b < 0), -1, codes).astype(np.int64)
-
-
-def _raw_logits(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Smoothed observed log-odds per level and their approximate sampling variance."""
-    p = (k + 0.5) / (n + 1.0)
-    return np.log(p / (1 - p)), 1.0 / ((n + 1.0) * p * (1 - p))
-
-
-def _between_level_variance(logit: np.ndarray, var: np.ndarray) -> float:
-    """DerSimonian–Laird moment estimate of the spread of true level effects."""
-    if len(logit) < 2:
-        return 0.0
-    w = 1.0 / var
-    centre = np.sum(w * logit) / np.sum(w)
-    q = np.sum(w * (logit - centre) ** 2)
-    c = np.sum(w) - np.sum(w**2) / np.sum(w)
-    return float(max(0.0, (q - (len(logit) - 1)) / c))
-
-
-def _numbers(column: pd.Series, name: str) -> np.ndarray:
-    try:
-        x = pd.to_numeric(column, errors="raise").to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"numeric column {name!r} holds values that are not numbers") from err
-    if np.isinf(x).any():
-        raise ValueError(f"Input X contains infinity in numeric column {name!r}")
-    return x
-
-
-def _tokens(fields: list[str]) -> dict[str, str]:
-    """Variable-name-safe, unique token per field (names end up in netCDF)."""
-    tokens: dict[str, str] = {}
-    for i, field in enumerate(fields):
-        token = re.sub(r"\W+", "_", field).strip("_") or f"field{i}"
-        tokens[field] = token if token not in tokens.values() else f"{token}_{i}"
-    return tokens
-
-
-def _collapse(codes: dict[str, np.ndarray], Z: np.ndarray, target: np.ndarray) -> dict[str, Any]:
-    """Rows with identical covariates become one binomial cell (exact for the likelihood)."""
-    columns = {f"c{i}": code for i, code in enumerate(codes.values())}
-    columns |= {f"z{j}": Z[:, j] for j in range(Z.shape[1])}
-    if not columns:
-        return {"codes": {}, "Z": Z[:1], "k": target.sum(keepdims=True), "n": np.array([len(Z)])}
-    frame = pd.DataFrame(columns).assign(_k=target)
-    cells = frame.groupby(list(columns), sort=True)["_k"].agg(["sum", "size"]).reset_index()
-    return {
-        "codes": {field: cells[f"c{i}"].to_numpy() for i, field in enumerate(codes)},
-        "Z": cells[[f"z{j}" for j in range(Z.shape[1])]].to_numpy(dtype=float),
-        "k": cells["sum"].to_numpy(dtype=float),
-        "n": cells["size"].to_numpy(dtype=float),
-    }
+        return posterior_draws(self.idata_, self._encoding(), seed)
 
 
 # ---------------------------------------------------------------------- model and sampler
 def _make_model(
     cells: dict[str, Any],
-    tokens: dict[str, str],
-    levels: dict[str, list[str]],
-    slope_names: list[str],
+    encoding: dict[str, Any],
     centred: dict[str, bool],
     priors: dict[str, dict[str, float]],
 ) -> pm.Model:
+    tokens, levels, slope_names = encoding["tokens_"], encoding["levels_"], encoding["slope_names_"]
     coords = {f"{token}_level": levels[field] for field, token in tokens.items()}
     if slope_names:
         coords["feature"] = slope_names
     with pm.Model(coords=coords) as model:
         eta = pm.Normal("intercept", **priors["intercept"])
         for field, token in tokens.items():
-            prior = priors["interaction_sigma" if " × " in field else "group_sigma"]
+            prior = priors["interaction_sigma" if field in encoding["parents_"] else "group_sigma"]
             sigma = pm.HalfNormal(f"sigma_{token}", **prior)
             if len(levels[field]) < 2:
                 continue  # one level: its effect is the intercept's; sigma serves unseen levels
@@ -739,7 +530,36 @@ def _sample(
     progressbar: bool,
     target_accept: float,
 ) -> az.InferenceData:
-    """Run NUTS on ``model``; the only place that samples (unit tests replace it)."""
+    """Run NUTS on ``model``; the only place that samples (unit tests replace it).
+
+    BLAS is limited to one thread: the chains already use the cores, and a multi-threaded
+    ``dot`` splits its sums differently depending on what else is running, which made the
+    same seed give slightly different draws from one run to the next.
+    """
+    with threadpool_limits(limits=1):
+        return _run_nuts(
+            model,
+            sampler=sampler,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_state=random_state,
+            progressbar=progressbar,
+            target_accept=target_accept,
+        )
+
+
+def _run_nuts(
+    model: pm.Model,
+    *,
+    sampler: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_state: int | None,
+    progressbar: bool,
+    target_accept: float,
+) -> az.InferenceData:
     cores = min(chains, os.cpu_count() or 1)
     if sampler == "nutpie":
         import nutpie
