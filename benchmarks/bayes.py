@@ -2,48 +2,61 @@
 
 Generates a 36,000-row table shaped like the bank-telemarketing measurement in
 ``MEASUREMENTS.md`` (grouping fields with 12, 12, 3 and 4 levels; five correlated numerics,
-some discrete like previous contacts), fits it with each variant in a fresh process (so
-every wall time includes compilation) and prints a markdown table.
+some discrete like previous contacts, 3% of one missing), fits it with each variant in a
+fresh process (so every wall time includes compilation) and prints a markdown table.
+``cpu s`` is the process CPU time: on a shared machine it moves less than the wall time.
 
 Usage::
 
-    python benchmarks/bayes.py                   # the default variants (a few minutes)
-    python benchmarks/bayes.py --all             # also the slow historic baselines (~20 min)
-    python benchmarks/bayes.py --variants final,final-1000
+    python benchmarks/bayes.py                 # the default variants (about 6 minutes)
+    python benchmarks/bayes.py --all           # also the slow ones (about 25 more minutes)
+    python benchmarks/bayes.py --variants package,package-500
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from threadpoolctl import threadpool_limits
 
-from crm_predict.models import bayes
+from crm_predict.models.bayes import BayesianConversionModel
 from crm_predict.models.bayes_outputs import convergence
 
 FIELDS = {"job": 12, "month": 12, "marital": 3, "education": 4}
 NUMERICS = ["age", "balance", "campaign", "pdays", "previous"]
 
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of fitting the model."""
+
+    what: str
+    slow: bool = False
+    categorical_only: bool = False
+
+
 VARIANTS = {
-    # name: (description, slow)
-    "pymc-nc-rows": ("PyMC NUTS, non-centred Normal offsets, Bernoulli per row", True),
-    "pymc-zsn-full-rows": ("PyMC NUTS, centred ZeroSumNormal, dense mass matrix, per row", False),
-    "nutpie-nczsn-rows": ("nutpie, non-centred ZeroSumNormal, Bernoulli per row", True),
-    "nutpie-zsn-rows": ("nutpie, centred ZeroSumNormal, Bernoulli per row", False),
-    "nutpie-zsn-cells": ("+ binomial cells, hand-written log-likelihood", False),
-    "final": ("+ low-rank mass matrix = BayesianConversionModel (500 draws)", False),
-    "final-1000": ("BayesianConversionModel, 1000 draws", False),
-    "final-pymc": ("BayesianConversionModel, sampler='pymc'", False),
-    "cats-rows": ("categoricals only: nutpie, centred ZSN, Bernoulli per row", False),
-    "cats-final": ("categoricals only: BayesianConversionModel (cells)", False),
+    "pymc-nc-rows": Variant("PyMC NUTS, non-centred Normal offsets, Bernoulli per row", True),
+    "pymc-zsn-full-rows": Variant("PyMC NUTS, centred ZeroSumNormal, dense mass matrix"),
+    "nutpie-nczsn-rows": Variant("nutpie, non-centred ZeroSumNormal, Bernoulli per row", True),
+    "nutpie-zsn-rows": Variant("nutpie, centred ZeroSumNormal, Bernoulli per row"),
+    "nutpie-zsn-cells": Variant("+ binomial cells, hand-written log-likelihood"),
+    "package-500": Variant("+ low-rank mass matrix, target_accept 0.85 (package, 500 draws)"),
+    "package": Variant("BayesianConversionModel() defaults: 1000 draws"),
+    "package-pymc": Variant("BayesianConversionModel(sampler='pymc')", True),
+    "cats-rows": Variant("grouping fields only: nutpie, centred ZSN, per row", False, True),
+    "cats-package": Variant("grouping fields only: BayesianConversionModel()", False, True),
 }
 
 
@@ -73,9 +86,10 @@ def make_table(n: int = 36_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray
     return pd.concat([pd.DataFrame(frame), numerics], axis=1), y
 
 
-def _row_model(X: pd.DataFrame, y: np.ndarray, numerics: list[str], parameterisation: str):
-    """The per-row models that were measured before the package's model existed."""
+def _row_model(X: pd.DataFrame, y: np.ndarray, parameterisation: str) -> pm.Model:
+    """The per-row models measured before the package's model existed."""
     coords = {f: list(X[f].cat.categories) for f in FIELDS}
+    numerics = [c for c in X.columns if c not in FIELDS]
     Z = X[numerics].to_numpy(dtype=float)
     Z = np.nan_to_num((Z - np.nanmean(Z, 0)) / np.nanstd(Z, 0))
     with pm.Model(coords=coords) as model:
@@ -98,62 +112,78 @@ def _row_model(X: pd.DataFrame, y: np.ndarray, numerics: list[str], parameterisa
 def run_one(name: str, n: int) -> dict:
     """Fit one variant; return its row of the table."""
     X, y = make_table(n)
-    cats_only = name.startswith("cats-")
-    numerics = [] if cats_only else NUMERICS
-    data = X[[*FIELDS, *numerics]]
-    start = time.perf_counter()
+    if VARIANTS[name].categorical_only:
+        X = X[list(FIELDS)]
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     cells = n
-    if name.startswith("final") or name == "cats-final":
-        draws = 1000 if name == "final-1000" else 500
-        sampler = "pymc" if name == "final-pymc" else "nutpie"
+    if name.startswith(("package", "cats-package")):
+        draws = 500 if name == "package-500" else 1000
+        sampler = "pymc" if name == "package-pymc" else "nutpie"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = bayes.BayesianConversionModel(draws=draws, sampler=sampler).fit(data, y)
-        idata, cells = model.idata_, model.n_cells_
+            fitted = BayesianConversionModel(draws=draws, sampler=sampler).fit(X, y)
+        idata, cells = fitted.idata_, fitted.n_cells_
     else:
         if name == "nutpie-zsn-cells":
-            estimator = bayes.BayesianConversionModel(categorical=list(FIELDS))
-            model = estimator.build_model(data, y)
+            estimator = BayesianConversionModel(categorical=list(FIELDS))
+            model = estimator.build_model(X, y)
             cells = estimator.n_cells_
         else:
-            kind = name.split("-")[1] if not cats_only else "zsn"
-            model = _row_model(data, y, numerics, kind)
-        sampler = "pymc" if name.startswith("pymc") else "nutpie"
-        if sampler == "nutpie":
-            import nutpie
+            model = _row_model(X, y, "zsn" if name == "cats-rows" else name.split("-")[1])
+        with threadpool_limits(limits=1):  # as the package samples: see bayes._sample
+            if name.startswith("pymc"):
+                init = "jitter+adapt_full" if "full" in name else "jitter+adapt_diag"
+                with model:
+                    idata = pm.sample(
+                        500,
+                        tune=500,
+                        chains=2,
+                        cores=2,
+                        random_seed=1,
+                        progressbar=False,
+                        init=init,
+                    )
+            else:
+                import nutpie
 
-            compiled = nutpie.compile_pymc_model(model)
-            idata = nutpie.sample(
-                compiled, draws=500, tune=500, chains=2, cores=2, seed=1, progress_bar=False
-            )
-        else:
-            init = "jitter+adapt_full" if "full" in name else "jitter+adapt_diag"
-            with model:
-                idata = pm.sample(
-                    500, tune=500, chains=2, cores=2, random_seed=1, progressbar=False, init=init
+                idata = nutpie.sample(
+                    nutpie.compile_pymc_model(model),
+                    draws=500,
+                    tune=500,
+                    chains=2,
+                    cores=2,
+                    seed=1,
+                    progress_bar=False,
                 )
-        keep = [v for v in idata.posterior.data_vars if not v.endswith("__")]
-        idata.posterior = idata.posterior[keep]
-    wall = time.perf_counter() - start
+        idata.posterior = idata.posterior[
+            [v for v in idata.posterior.data_vars if not v.endswith("__")]
+        ]
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
     diag = convergence(idata, wall)
-    steps = float(idata.sample_stats["n_steps"].mean()) if "n_steps" in idata.sample_stats else 0
+    stats = idata.sample_stats
     return {
-        "variant": name,
-        "rows_or_cells": cells,
-        "wall_s": round(wall, 1),
-        "max_rhat": round(diag["max_rhat"], 3),
-        "min_ess_bulk": round(diag["min_ess_bulk"]),
-        "ess_per_s": round(diag["min_ess_bulk"] / wall, 1),
+        "cells": cells,
+        "wall": wall,
+        "cpu": cpu,
+        "rhat": diag["max_rhat"],
+        "ess": diag["min_ess_bulk"],
         "divergences": diag["divergences"],
-        "grad_evals_per_draw": round(steps, 1),
+        "steps": float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan"),
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (PyMC's chain processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=36_000)
     parser.add_argument("--variants", help="comma-separated subset of: " + ", ".join(VARIANTS))
-    parser.add_argument("--all", action="store_true", help="include the slow baselines")
+    parser.add_argument("--all", action="store_true", help="include the slow variants")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -162,12 +192,13 @@ def main() -> None:
     names = (
         args.variants.split(",")
         if args.variants
-        else [v for v, (_, slow) in VARIANTS.items() if args.all or not slow]
+        else [name for name, v in VARIANTS.items() if args.all or not v.slow]
     )
-    header = "| variant | what | rows/cells | wall s (incl. compile) | max R-hat | min bulk ESS |"
-    header += " ESS/s | divergences | grad evals/draw |"
-    print(header)
-    print("|" + "---|" * 9)
+    print(
+        "| variant | what | rows or cells | wall s (incl. compile) | cpu s | max R-hat "
+        "| min bulk ESS | ESS/s | divergences | grad evals/draw |"
+    )
+    print("|" + "---|" * 10)
     for name in names:
         out = subprocess.run(
             [sys.executable, __file__, "--one", name, "--rows", str(args.rows)],
@@ -177,13 +208,13 @@ def main() -> None:
         )
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
         if not lines:
-            print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1:]} |")
+            print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1:]} |", flush=True)
             continue
         r = json.loads(lines[-1])
         print(
-            f"| {name} | {VARIANTS[name][0]} | {r['rows_or_cells']} | {r['wall_s']} | "
-            f"{r['max_rhat']} | {r['min_ess_bulk']} | {r['ess_per_s']} | {r['divergences']} | "
-            f"{r['grad_evals_per_draw']} |",
+            f"| {name} | {VARIANTS[name].what} | {r['cells']} | {r['wall']:.1f} | {r['cpu']:.0f} "
+            f"| {r['rhat']:.3f} | {r['ess']:.0f} | {r['ess'] / r['wall']:.1f} "
+            f"| {r['divergences']} | {r['steps']:.1f} |",
             flush=True,
         )
 
