@@ -124,7 +124,17 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
     means_, sds_ : dict of str to float
         Standardisation of the numeric features.
     centred_ : dict of str to bool
-        Whether each field's effects were sampled centred.
+        Whether each field's effects were sampled centred (data-rich, clearly different
+        levels) or non-centred (weakly identified); see :data:`CENTRED_MIN_RATIO`.
+
+    Notes
+    -----
+    Level effects are ``ZeroSumNormal`` per field. A missing value in a grouping field is
+    the level ``(missing)``. At scoring time a level without training rows (a new value, or
+    ``(missing)`` when training had none) gets a fresh draw from ``N(0, sigma_field)`` per
+    posterior draw: the population rate, with a wider interval. A missing numeric value
+    is scored at the training mean; a column that had missing values in training also gets
+    a missing-value indicator slope.
 
     Examples
     --------
@@ -132,7 +142,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
     >>> X = pd.DataFrame({"source": pd.Categorical(["web", "referral"] * 50),
     ...                   "contacts": [1.0, 3.0] * 50})
     >>> y = [0, 1, 0, 0] * 25
-    >>> model = BayesianConversionModel(draws=200, tune=200).fit(X, y)  # doctest: +SKIP
+    >>> model = BayesianConversionModel().fit(X, y)  # doctest: +SKIP
     >>> model.segment_table()[["level", "rate", "rate_low", "rate_high"]]  # doctest: +SKIP
     """
 
@@ -533,60 +543,36 @@ def _sample(
     """Run NUTS on ``model``; the only place that samples (unit tests replace it).
 
     BLAS is limited to one thread: the chains already use the cores, and a multi-threaded
-    ``dot`` splits its sums differently depending on what else is running, which made the
-    same seed give slightly different draws from one run to the next.
+    ``dot`` that two chains call at once may split its sums differently from run to run,
+    so the same seed would not always give the same draws.
     """
-    with threadpool_limits(limits=1):
-        return _run_nuts(
-            model,
-            sampler=sampler,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_state=random_state,
-            progressbar=progressbar,
-            target_accept=target_accept,
-        )
-
-
-def _run_nuts(
-    model: pm.Model,
-    *,
-    sampler: str,
-    draws: int,
-    tune: int,
-    chains: int,
-    random_state: int | None,
-    progressbar: bool,
-    target_accept: float,
-) -> az.InferenceData:
     cores = min(chains, os.cpu_count() or 1)
-    if sampler == "nutpie":
-        import nutpie
+    with threadpool_limits(limits=1):
+        if sampler == "nutpie":
+            import nutpie
 
-        names = [v.name for v in model.free_RVs + model.deterministics]
-        compiled = nutpie.compile_pymc_model(model, var_names=names)
-        return nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            seed=random_state,
-            progress_bar=progressbar,
-            save_warmup=False,
-            low_rank_modified_mass_matrix=True,
-            target_accept=target_accept,
-        )
-    with model:
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=random_state,
-            progressbar=progressbar,
-            init="jitter+adapt_full",
-            target_accept=target_accept,
-            compute_convergence_checks=False,
-        )
+            names = [v.name for v in model.free_RVs + model.deterministics]
+            return nutpie.sample(
+                nutpie.compile_pymc_model(model, var_names=names),
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                seed=random_state,
+                progress_bar=progressbar,
+                save_warmup=False,
+                low_rank_modified_mass_matrix=True,
+                target_accept=target_accept,
+            )
+        with model:
+            return pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                random_seed=random_state,
+                progressbar=progressbar,
+                init="jitter+adapt_full",  # dense mass matrix: see MEASUREMENTS.md
+                target_accept=target_accept,
+                compute_convergence_checks=False,
+            )
