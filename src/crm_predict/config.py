@@ -190,7 +190,7 @@ class BayesSpec(_Strict):
     )
     interactions: list[tuple[str, str]] = Field(default_factory=list)
     priors: dict[str, dict[str, float]] = Field(default_factory=dict)
-    draws: int = Field(500, gt=0)
+    draws: int = Field(1000, gt=0)
     tune: int = Field(500, gt=0)
     chains: int = Field(2, gt=0)
 
