@@ -130,7 +130,7 @@ def run_one(name: str, n: int) -> dict:
             cells = estimator.n_cells_
         else:
             model = _row_model(X, y, "zsn" if name == "cats-rows" else name.split("-")[1])
-        with threadpool_limits(limits=1):  # as the package samples: see bayes._sample
+        with threadpool_limits(limits=1):  # as the package samples: see bayes_sampling.sample
             if name.startswith("pymc"):
                 init = "jitter+adapt_full" if "full" in name else "jitter+adapt_diag"
                 with model:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pickle
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,36 +23,9 @@ from crm_predict.models.bayes import (
     BayesConvergenceWarning,
     BayesianConversionModel,
 )
+from tests.fakes import fake_sample
 
-# Centre of each fake posterior variable; every draw is centre + N(0, SPREAD).
-CENTRES = {"intercept": -1.0, "slope": 0.5, "sigma_": 0.4}
-SPREAD = 0.1
 LEVELS = ["web", "referral", "event", "(other)", "(missing)"]
-
-
-def fake_sample(model, *, draws, chains, divergences=0, **_):
-    """Independent draws per posterior variable, shaped by the model's dims."""
-    rng = np.random.default_rng(0)
-    posterior = {}
-    for var in [*model.free_RVs, *model.deterministics]:
-        name = var.name
-        if name.startswith("z_"):
-            continue
-        dims = model.named_vars_to_dims.get(name, ())
-        shape = tuple(len(model.coords[d]) for d in dims)
-        values = rng.normal(0.0, SPREAD, (chains, draws, *shape))
-        if name.startswith("b_"):  # level effects: a known ladder, summing to zero
-            values += np.linspace(-0.5, 0.5, shape[0])
-        values += next((v for k, v in CENTRES.items() if name.startswith(k)), 0.0)
-        posterior[name] = np.abs(values) if name.startswith("sigma_") else values
-    diverging = np.zeros((chains, draws), dtype=bool)
-    diverging.flat[:divergences] = True
-    return az.from_dict(
-        posterior=posterior,
-        sample_stats={"diverging": diverging},
-        coords=dict(model.coords),
-        dims={k: list(v) for k, v in model.named_vars_to_dims.items() if k in posterior},
-    )
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,9 @@ Every level's rate comes with an interval ("referral leads in EMEA convert at 23
 training is scored at the population rate with a wider interval.
 
 Building, sampling and persisting are separate (house rule 4): :meth:`build_model` only
-builds the PyMC model, :meth:`fit` samples it, :meth:`save` writes ArviZ netCDF plus JSON.
+builds the PyMC model, :meth:`fit` samples it (both in :mod:`.bayes_sampling`), :meth:`save`
+writes ArviZ netCDF plus JSON (:mod:`.bayes_io`). Rows are encoded by :mod:`.bayes_encoding`
+and the posterior is summarised by :mod:`.bayes_outputs`; this module is the estimator.
 
 Speed: rows with identical covariates are collapsed into binomial cells (exact), the
 binomial log-likelihood is written directly, group effects are centred ``ZeroSumNormal``
@@ -17,63 +19,50 @@ where levels are data-rich, and nutpie samples with a low-rank-modified mass mat
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor.tensor as pt
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
-from threadpoolctl import threadpool_limits
+from sklearn.utils.validation import check_is_fitted
 
 from crm_predict.features._base import check_frame
-from crm_predict.models.bayes_outputs import (
+from crm_predict.models.bayes_encoding import (
     ENCODING,
-    PosteriorDraws,
     collapse_cells,
-    convergence,
     encode_rows,
     learn_encoding,
-    level_spread_ratio,
+    learn_target,
+)
+from crm_predict.models.bayes_io import read_model, write_model
+from crm_predict.models.bayes_outputs import (
+    PosteriorDraws,
+    convergence,
     numeric_rows,
     posterior_draws,
-    read_folder,
     row_summary,
     segment_rows,
-    write_folder,
+)
+from crm_predict.models.bayes_sampling import CENTRED_MIN_RATIO as CENTRED_MIN_RATIO
+from crm_predict.models.bayes_sampling import DEFAULT_PRIORS as DEFAULT_PRIORS
+from crm_predict.models.bayes_sampling import SAMPLERS as SAMPLERS
+from crm_predict.models.bayes_sampling import (
+    TARGET_ACCEPT,
+    TARGET_ACCEPT_WEAK,
+    centred_fields,
+    check_settings,
+    make_model,
+    merge_priors,
+    trim_posterior,
 )
 
-DEFAULT_PRIORS: dict[str, dict[str, float]] = {
-    "intercept": {"mu": 0.0, "sigma": 1.5},
-    "group_sigma": {"sigma": 1.0},
-    "interaction_sigma": {"sigma": 0.5},
-    "slope": {"mu": 0.0, "sigma": 1.0},
-}
-"""Default priors on the log-odds scale; ``priors=`` overrides them key by key.
+# fit() looks ``_sample`` up here at call time, so unit tests can replace it (house rule 5).
+from crm_predict.models.bayes_sampling import sample as _sample
 
-``intercept``: Normal; ``group_sigma``: HalfNormal spread of each field's level effects;
-``interaction_sigma``: HalfNormal spread of interaction effects; ``slope``: Normal slope
-per standard deviation of a numeric feature (and per missing-value indicator).
-"""
-
-SAMPLERS = ("nutpie", "pymc")
-# nutpie's default 0.8 left a rare divergence with the low-rank mass matrix; 0.85 removed it
-# at no cost in gradient evaluations on the benchmark. Weakly identified (non-centred)
-# fields have a funnel in one direction or the other, so those models step more carefully.
-TARGET_ACCEPT = 0.85
-TARGET_ACCEPT_WEAK = 0.95
-# A field's effects are sampled centred when the spread between its levels (estimated from
-# the raw rates) is at least this many times a typical level's standard error: then the data
-# pin each level and centring avoids the non-centred funnel. Weakly identified fields (thin
-# levels, no real differences) are sampled non-centred. See benchmarks/bayes.py.
-CENTRED_MIN_RATIO = 2.0
 _FITTED = (
     *ENCODING,
     "centred_",
@@ -197,20 +186,17 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         >>> sorted(model.named_vars)  # sources barely differ: sampled non-centred (z_source)
         ['b_source', 'intercept', 'loglik', 'sigma_source', 'z_source']
         """
-        priors = self._merged_priors()
-        self._check_params()
+        priors = merge_priors(self.priors)
+        check_settings(self.sampler, self.draws, self.tune, self.chains)
         frame = check_frame(self, X, reset=True)
-        target = self._learn_target(y, len(frame))
+        self.classes_, target = learn_target(y, len(frame))
         encoding = learn_encoding(frame, target, self.categorical, self.numeric, self.interactions)
         for name, value in encoding.items():
             setattr(self, name, value)
-        self.centred_ = {
-            field: level_spread_ratio(encoding, field) >= CENTRED_MIN_RATIO
-            for field in self.tokens_
-        }
+        self.centred_ = centred_fields(encoding)
         cells = collapse_cells(*self._encode(frame), target)
         self.n_cells_ = len(cells["k"])
-        return _make_model(cells, encoding, self.centred_, priors)
+        return make_model(cells, encoding, self.centred_, priors)
 
     def fit(self, X: Any, y: Any) -> BayesianConversionModel:
         """Build the model and sample its posterior with NUTS.
@@ -245,11 +231,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
             progressbar=self.progressbar,
         )
-        keep = _posterior_names(self.tokens_, self.levels_, self.slope_names_)
-        stats = [s for s in ("diverging", "n_steps", "step_size") if s in idata.sample_stats]
-        self.idata_ = az.InferenceData(
-            posterior=idata.posterior[keep], sample_stats=idata.sample_stats[stats]
-        )
+        self.idata_ = trim_posterior(idata, self._encoding())
         self.fit_seconds_ = time.perf_counter() - start
         self.diagnostics_ = convergence(self.idata_, self.fit_seconds_)
         self._draws = self._posterior_draws()
@@ -365,14 +347,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "idata_")
         fitted = {name: getattr(self, name) for name in _FITTED}
-        fitted["interactions_"] = [list(pair) for pair in self.interactions_]
         if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = list(self.feature_names_in_)
-        params = self.get_params()
-        params["interactions"] = (
-            None if self.interactions is None else [list(pair) for pair in self.interactions]
-        )
-        return write_folder(path, self.idata_, {"params": params, "fitted": fitted})
+            fitted["feature_names_in_"] = self.feature_names_in_
+        return write_model(path, self.idata_, self.get_params(), fitted)
 
     @classmethod
     def load(cls, path: str | Path) -> BayesianConversionModel:
@@ -382,16 +359,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         --------
         >>> model = BayesianConversionModel.load("models/bayes")  # doctest: +SKIP
         """
-        idata, meta = read_folder(path)
-        params = meta["params"]
-        if params["interactions"] is not None:
-            params["interactions"] = [tuple(pair) for pair in params["interactions"]]
+        idata, params, fitted = read_model(path)
         model = cls(**params)
-        fitted = meta["fitted"]
-        fitted["interactions_"] = [tuple(pair) for pair in fitted["interactions_"]]
-        fitted["classes_"] = np.asarray(fitted["classes_"])
-        if "feature_names_in_" in fitted:
-            fitted["feature_names_in_"] = np.asarray(fitted["feature_names_in_"], dtype=object)
         for name, value in fitted.items():
             setattr(model, name, value)
         model.idata_ = idata
@@ -417,53 +386,6 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ internals
-    def _check_params(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
-        for name in ("draws", "tune", "chains"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < (0 if name == "tune" else 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-    def _merged_priors(self) -> dict[str, dict[str, float]]:
-        merged = {key: dict(value) for key, value in DEFAULT_PRIORS.items()}
-        for key, override in (self.priors or {}).items():
-            if key not in DEFAULT_PRIORS:
-                raise ValueError(
-                    f"unknown prior key {key!r}; expected one of {sorted(DEFAULT_PRIORS)}"
-                )
-            if not isinstance(override, dict):
-                raise ValueError(f"priors[{key!r}] must be a dict such as {DEFAULT_PRIORS[key]}")
-            for arg, value in override.items():
-                if arg not in DEFAULT_PRIORS[key]:
-                    raise ValueError(
-                        f"unknown prior key {key!r}.{arg!r}; expected {sorted(DEFAULT_PRIORS[key])}"
-                    )
-                merged[key][arg] = float(value)
-        return merged
-
-    def _learn_target(self, y: Any, n_rows: int) -> np.ndarray:
-        if y is None:
-            raise ValueError(
-                "BayesianConversionModel requires y to be passed, but the target y is None"
-            )
-        y = column_or_1d(y, warn=True)
-        if len(y) != n_rows:
-            raise ValueError(f"y has {len(y)} values but X has {n_rows} rows")
-        check_classification_targets(y)
-        kind = type_of_target(y, input_name="y", raise_unknown=True)
-        if kind != "binary":
-            raise ValueError(
-                f"Only binary classification is supported. The type of the target is {kind}."
-            )
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError(
-                f"BayesianConversionModel needs exactly two classes in y (converted or not), "
-                f"got {len(self.classes_)} class(es)"
-            )
-        return (y == self.classes_[1]).astype(np.int64)
-
     def _encoding(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in ENCODING}
 
@@ -482,97 +404,3 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         """Flattened draws; built once after fit, load or unpickling so scoring is read-only."""
         seed = self.random_state if isinstance(self.random_state, int) else 0
         return posterior_draws(self.idata_, self._encoding(), seed)
-
-
-# ---------------------------------------------------------------------- model and sampler
-def _make_model(
-    cells: dict[str, Any],
-    encoding: dict[str, Any],
-    centred: dict[str, bool],
-    priors: dict[str, dict[str, float]],
-) -> pm.Model:
-    tokens, levels, slope_names = encoding["tokens_"], encoding["levels_"], encoding["slope_names_"]
-    coords = {f"{token}_level": levels[field] for field, token in tokens.items()}
-    if slope_names:
-        coords["feature"] = slope_names
-    with pm.Model(coords=coords) as model:
-        eta = pm.Normal("intercept", **priors["intercept"])
-        for field, token in tokens.items():
-            prior = priors["interaction_sigma" if field in encoding["parents_"] else "group_sigma"]
-            sigma = pm.HalfNormal(f"sigma_{token}", **prior)
-            if len(levels[field]) < 2:
-                continue  # one level: its effect is the intercept's; sigma serves unseen levels
-            dim = f"{token}_level"
-            if centred[field]:
-                effect = pm.ZeroSumNormal(f"b_{token}", sigma=sigma, dims=dim)
-            else:
-                offset = pm.ZeroSumNormal(f"z_{token}", sigma=1.0, dims=dim)
-                effect = pm.Deterministic(f"b_{token}", offset * sigma, dims=dim)
-            eta = eta + effect[cells["codes"][field]]
-        if slope_names:
-            slope = pm.Normal("slope", **priors["slope"], dims="feature")
-            eta = eta + pt.dot(cells["Z"], slope)
-        # Binomial log-likelihood without its constant: cheaper to differentiate than
-        # pm.Binomial(logit_p=...) and identical up to log C(n, k).
-        pm.Potential("loglik", pt.sum(cells["k"] * eta - cells["n"] * pt.softplus(eta)))
-    return model
-
-
-def _posterior_names(
-    tokens: dict[str, str], levels: dict[str, list[str]], slope_names: list[str]
-) -> list[str]:
-    names = ["intercept"]
-    for field, token in tokens.items():
-        names.append(f"sigma_{token}")
-        if len(levels[field]) >= 2:
-            names.append(f"b_{token}")
-    return names + (["slope"] if slope_names else [])
-
-
-def _sample(
-    model: pm.Model,
-    *,
-    sampler: str,
-    draws: int,
-    tune: int,
-    chains: int,
-    random_state: int | None,
-    progressbar: bool,
-    target_accept: float,
-) -> az.InferenceData:
-    """Run NUTS on ``model``; the only place that samples (unit tests replace it).
-
-    BLAS is limited to one thread: the chains already use the cores, and a multi-threaded
-    ``dot`` that two chains call at once may split its sums differently from run to run,
-    so the same seed would not always give the same draws.
-    """
-    cores = min(chains, os.cpu_count() or 1)
-    with threadpool_limits(limits=1):
-        if sampler == "nutpie":
-            import nutpie
-
-            names = [v.name for v in model.free_RVs + model.deterministics]
-            return nutpie.sample(
-                nutpie.compile_pymc_model(model, var_names=names),
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=cores,
-                seed=random_state,
-                progress_bar=progressbar,
-                save_warmup=False,
-                low_rank_modified_mass_matrix=True,
-                target_accept=target_accept,
-            )
-        with model:
-            return pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=cores,
-                random_seed=random_state,
-                progressbar=progressbar,
-                init="jitter+adapt_full",  # dense mass matrix: see MEASUREMENTS.md
-                target_accept=target_accept,
-                compute_convergence_checks=False,
-            )
