@@ -1,8 +1,9 @@
-"""Conversion benchmark: logistic regression, LightGBM defaults and our calibrated pipeline.
+"""Conversion benchmark: logistic regression, LightGBM defaults, ours, and the Bayesian model.
 
 Run ``python benchmarks/conversion.py`` from the repository root (``../shared/data`` must be
 beside it). Every model sees the same feature pipeline, split and holdout; the table is
-printed as markdown for ``benchmarks/RESULTS.md``.
+printed as markdown for ``benchmarks/RESULTS.md``. The Bayesian model's row also gives its
+sampling diagnostics: worst R-hat, smallest bulk ESS and bulk ESS per second of fit.
 """
 
 from __future__ import annotations
@@ -21,17 +22,22 @@ from crm_predict.loading import load_task_data
 from crm_predict.models.baseline import logistic_baseline
 from crm_predict.models.gbm import CalibratedLGBM
 from crm_predict.split import split_task, training_labels
-from crm_predict.train import build_pipeline
+from crm_predict.train import build_pipeline, diagnostic_metrics, make_estimator
 
 TASKS = ("leads_demo", "maven_opportunities", "xeducation_leads", "xeducation_leads_leaky")
 
 
-def candidates(seed: int) -> dict:
+BAYES = "crm_predict Bayesian (PyMC)"
+
+
+def candidates(config) -> dict:
     """The models compared, each reading the same features."""
+    seed = config.seed
     return {
         "logistic regression": logistic_baseline(random_state=seed),
         "LightGBM defaults": lgb.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=2),
         "crm_predict (calibrated)": CalibratedLGBM(random_state=seed),
+        BAYES: make_estimator("bayes", config),
     }
 
 
@@ -45,13 +51,14 @@ def run_task(name: str) -> list[dict]:
     split = split_task(data, labels, config)
     y = labels.to_numpy()
     rows = []
-    for model_name, estimator in candidates(config.seed).items():
+    for model_name, estimator in candidates(config).items():
         pipe = build_pipeline(config, estimator, acts, data.as_of)
         start = time.perf_counter()
         pipe.fit(frame.iloc[split.train], y[split.train].astype(int))
         seconds = time.perf_counter() - start
         p = pipe.predict_proba(frame.iloc[split.test])[:, 1]
         m = classification_metrics(y[split.test].astype(int), p)
+        diag = diagnostic_metrics("bayes", pipe) if model_name == BAYES else {}
         rows.append(
             {
                 "task": name,
@@ -60,6 +67,7 @@ def run_task(name: str) -> list[dict]:
                 "n_test": len(split.test),
                 "fit_s": seconds,
                 **m,
+                **diag,
             }
         )
     return rows
@@ -74,14 +82,21 @@ def main() -> None:
         f"# conversion benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
         f"python {platform.python_version()}\n"
     )
-    print("| task | split | model | test rows | ROC AUC | PR AUC | Brier | ECE | fit s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| task | split | model | test rows | ROC AUC | PR AUC | Brier | ECE | fit s "
+        "| max R-hat | min ESS | ESS/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for task in args.tasks:
         for r in run_task(task):
+            sampling = "| | |"
+            if "max_rhat" in r:
+                ess_rate = r["min_ess_bulk"] / r["fit_s"]
+                sampling = f"{r['max_rhat']:.3f} | {r['min_ess_bulk']:.0f} | {ess_rate:.0f} |"
             print(
                 f"| {r['task']} | {r['split']} | {r['model']} | {r['n_test']:,} | "
                 f"{r['roc_auc']:.3f} | {r['pr_auc']:.3f} | {r['brier']:.4f} | "
-                f"{r['ece']:.3f} | {r['fit_s']:.1f} |",
+                f"{r['ece']:.3f} | {r['fit_s']:.1f} | {sampling}",
                 flush=True,
             )
 

@@ -15,10 +15,9 @@ from sklearn.pipeline import Pipeline
 
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import DEFAULT_GRADE_CUTOFFS, assign_grades
-from crm_predict.explain import field_contributions
+from crm_predict.explain import contributions, explainable
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.cleaning import AS_OF
-from crm_predict.models.gbm import CalibratedLGBM
 from crm_predict.reasons import FieldRates, top_reasons
 
 
@@ -43,6 +42,9 @@ class ModelBundle:
     card : dict
         What a report says about the model: training window, split, holdout metrics (and
         the baseline's), grade, calibration, lift and segment tables (as records).
+    reference : dict
+        Compact profile of the training rows (per-field bins or level shares, missing
+        shares, score distribution) that :mod:`crm_predict.monitor` measures drift against.
     """
 
     pipeline: Pipeline
@@ -52,11 +54,12 @@ class ModelBundle:
     trained_as_of: pd.Timestamp
     grade_cutoffs: dict[str, float]
     card: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)
 
     @property
     def explains(self) -> bool:
-        """Whether per-field contributions are available (the LightGBM model)."""
-        return isinstance(self.pipeline[-1], CalibratedLGBM)
+        """Whether per-field contributions are available (LightGBM and Bayesian models)."""
+        return explainable(self.pipeline)
 
     def score_rows(
         self, frame: pd.DataFrame, as_of: pd.Timestamp | str | None = None
@@ -90,8 +93,8 @@ class ModelBundle:
             out["p_convert"] = interval["p_mean"].to_numpy()
             out["p_low"] = interval["p_low"].to_numpy()
             out["p_high"] = interval["p_high"].to_numpy()
-        elif self.explains:
-            contrib = field_contributions(self.pipeline, frame)
+        if self.explains:
+            contrib = contributions(self.pipeline, frame)
             out["p_convert"] = contrib.p
             values = reason_values(self.pipeline, frame)
             reasons = top_reasons(contrib.points, contrib.fields, values, self.rates)

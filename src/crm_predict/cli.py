@@ -89,6 +89,17 @@ def _segment_table(summary: dict) -> Table:
     return table
 
 
+def _timing_table(comparison) -> Table:
+    table = Table(title="Time to convert (holdout; lost leads kept at risk for the baselines)")
+    keys = [c for c in comparison.columns if c != "model" and not c.startswith("n_")]
+    table.add_column("metric")
+    for name in comparison["model"]:
+        table.add_column(str(name), justify="right")
+    for key in keys:
+        table.add_row(key, *(_fmt(v) for v in comparison[key]))
+    return table
+
+
 @app.command()
 @_friendly
 def validate(
@@ -138,8 +149,12 @@ def train(
     tracking_uri: TrackingUri = None,
     output_dir: Annotated[Path, typer.Option(help="Where metrics.json is written.")] = Path("."),
     models: Annotated[
-        str, typer.Option(help="Comma-separated models to fit besides the baseline: gbm,bayes.")
-    ] = "gbm",
+        str | None,
+        typer.Option(
+            help="Comma-separated models to fit besides the baseline: gbm,bayes,timing "
+            "(default: gbm, plus timing when the config has time.created and time.closed)."
+        ),
+    ] = None,
     register: Annotated[bool, typer.Option(help="Register the model in MLflow.")] = True,
     strict: Annotated[
         bool, typer.Option(help="Exit with code 3 when the Bayesian model did not converge.")
@@ -149,12 +164,15 @@ def train(
     """Train, evaluate on a time-ordered holdout, log to MLflow and register the model."""
     from crm_predict.config import load_config
     from crm_predict.tracking import log_training
-    from crm_predict.train import train_task, write_metrics
+    from crm_predict.train import default_models, train_task, write_metrics
 
     cfg = load_config(config)
-    result = train_task(
-        cfg, models=tuple(m.strip() for m in models.split(",") if m.strip()), quiet=quiet
+    chosen = (
+        tuple(m.strip() for m in models.split(",") if m.strip())
+        if models is not None
+        else default_models(cfg)
     )
+    result = train_task(cfg, models=chosen, quiet=quiet)
     log_training(result, tracking_uri=tracking_uri, register=register, workdir=output_dir)
     path = write_metrics(result, output_dir)
     summary = result.summary()
@@ -165,6 +183,10 @@ def train(
     for key in ("model_uri", "registered_model_uri"):
         if key in summary:
             console.print(f"{key}: {summary[key]}")
+    if result.timing is not None:
+        console.print(_timing_table(result.timing.comparison))
+        if "timing_registered_model_uri" in summary:
+            console.print(f"timing_registered_model_uri: {summary['timing_registered_model_uri']}")
     console.print(f"metrics written to {path}")
     if "bayes" in result.models:
         diag = result.models["bayes"].pipeline[-1].diagnostics()
@@ -199,16 +221,34 @@ def score(
     ] = None,
     tracking_uri: TrackingUri = None,
     chunksize: Annotated[int, typer.Option(help="Rows per chunk.")] = 50_000,
+    interval_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Bayesian model giving p_low/p_high (default: <name>-bayes with the same "
+            "alias, when registered)."
+        ),
+    ] = None,
+    timing_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Time-to-convert model giving p_convert_<h>d, p_ever and expected_days "
+            "(default: <name>-timing with the same alias, when registered)."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Score a lead list: probability, grade, rank and reasons for every lead."""
+    """Score a lead list: probability, interval, grade, rank and reasons for every lead."""
     from datetime import date
 
     from crm_predict.progress import rows
     from crm_predict.score import score_leads
-    from crm_predict.tracking import load_bundle
+    from crm_predict.tracking import companion_uri, load_bundle
 
     bundle, label = load_bundle(model, tracking_uri)
+    interval_model = interval_model or companion_uri(model, "bayes", tracking_uri)
+    interval = load_bundle(interval_model, tracking_uri)[0] if interval_model else None
+    timing_model = timing_model or companion_uri(model, "timing", tracking_uri)
+    timing = load_bundle(timing_model, tracking_uri)[0] if timing_model else None
     with rows("scoring", quiet=quiet) as advance:
         summary = score_leads(
             bundle,
@@ -221,7 +261,13 @@ def score(
             model_label=label,
             chunksize=chunksize,
             progress=advance,
+            interval=interval,
+            timing=timing,
         )
+    if timing_model:
+        console.print(f"time to convert from {timing_model}")
+    if interval_model:
+        console.print(f"interval p_low/p_high from {interval_model}")
     console.print(
         f"scored {summary.rows_scored:,} of {summary.rows_read:,} leads in "
         f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
@@ -263,16 +309,36 @@ def report(
     ] = None,
     top: Annotated[int, typer.Option(help="Leads in the 'calls to make' list.")] = 25,
     tracking_uri: TrackingUri = None,
+    drift: Annotated[
+        Path | None, typer.Option(help="Drift JSON from crm-predict monitor --json, shown too.")
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
     from datetime import date
 
     from crm_predict.report import write_report
-    from crm_predict.tracking import load_bundle
+    from crm_predict.tracking import companion_uri, load_bundle
 
     bundle, label = load_bundle(model, tracking_uri)
+    timing_uri = companion_uri(model, "timing", tracking_uri)
+    timing = load_bundle(timing_uri, tracking_uri)[0] if timing_uri else None
+    bayes_uri = companion_uri(model, "bayes", tracking_uri)
+    bayes = load_bundle(bayes_uri, tracking_uri)[0] if bayes_uri else None
+    drift_data = None
+    if drift is not None:
+        import json
+
+        drift_data = json.loads(drift.read_text(encoding="utf-8"))
     path = write_report(
-        bundle, input, output, as_of=as_of or date.today().isoformat(), label=label, top=top
+        bundle,
+        input,
+        output,
+        as_of=as_of or date.today().isoformat(),
+        label=label,
+        top=top,
+        drift=drift_data,
+        timing=timing,
+        bayes=bayes,
     )
     console.print(f"report written to {path}")
 
@@ -292,6 +358,163 @@ def demo(
     outputs = run_demo(workdir, n_leads=n_leads, quiet=quiet)
     for name, path in outputs.items():
         console.print(f"{name}: {path}")
+
+
+@app.command()
+@_friendly
+def tune(
+    config: Annotated[Path, typer.Argument(help="Task YAML; its tuning section is the space.")],
+    trials: Annotated[int, typer.Option(help="Trials this worker runs.")] = 30,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop starting new trials after this many seconds.")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Study storage URL, e.g. postgresql://user@host/optuna to share a study "
+            "between machines (default: sqlite file optuna.db in --output-dir)."
+        ),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (default: <task>-gbm).")] = None,
+    worker: Annotated[
+        int, typer.Option(help="This worker's number; give each parallel worker its own.")
+    ] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Overlay YAML with the best parameters (default: <config>.tuned.yaml)."),
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option(help="Folder of the default study, MLflow store and overlay.")
+    ] = Path("."),
+    tracking_uri: TrackingUri = None,
+    quiet: Quiet = False,
+) -> None:
+    """Tune the LightGBM model with Optuna (resumable, shareable study); write the best overlay."""
+    from crm_predict.config import load_config
+    from crm_predict.tune import tune_task
+
+    cfg = load_config(config)
+    result = tune_task(
+        cfg,
+        n_trials=trials,
+        timeout=timeout,
+        storage=storage,
+        study_name=study,
+        config_path=config,
+        output=output,
+        workdir=output_dir,
+        tracking_uri=tracking_uri,
+        worker=worker,
+        quiet=quiet,
+    )
+    table = Table(title=f"Study {result.study_name}: best of {result.trials_total} trials")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    for key, value in sorted(result.best_params.items()):
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)
+    defaults = _fmt(result.default_value, 4)
+    console.print(
+        f"validation log loss: best {result.best_value:.4f} (trial {result.best_trial}), "
+        f"defaults {defaults}; this run: {result.trials_run} trials, "
+        f"{result.pruned} pruned in the study, {result.seconds:.0f} s"
+    )
+    if result.overlay is not None:
+        console.print(
+            f"overlay written to {result.overlay}; train with: crm-predict train {result.overlay}"
+        )
+
+
+@app.command()
+@_friendly
+def monitor(
+    model: Annotated[
+        str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion, or a folder.")
+    ],
+    input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Date the leads are seen from (default: today).")
+    ] = None,
+    fail_above: Annotated[
+        float | None,
+        typer.Option(help="Exit with code 1 when a field's or the score's PSI exceeds this."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the result as JSON here.")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    quiet: Quiet = False,
+) -> None:
+    """Check a lead list for drift against the model's training leads (PSI per field)."""
+    from datetime import date
+
+    from crm_predict.monitor import drift_table, monitor_leads, write_drift_json
+    from crm_predict.progress import rows
+    from crm_predict.tracking import load_bundle
+
+    bundle, label = load_bundle(model, tracking_uri)
+    with rows("reading leads", quiet=quiet) as advance:
+        result = monitor_leads(
+            bundle, input, as_of or date.today().isoformat(), label=label, progress=advance
+        )
+    console.print(drift_table(result))
+    for row in result.flagged().to_dict("records"):
+        if row["new_levels"]:
+            console.print(f"new in {row['field']}: {escape(', '.join(row['new_levels'][:10]))}")
+        if row["vanished_levels"]:
+            console.print(
+                f"gone from {row['field']}: {escape(', '.join(row['vanished_levels'][:10]))}"
+            )
+    if json_path is not None:
+        console.print(f"drift written to {write_drift_json(result, json_path)}")
+    if fail_above is not None and result.exceeds(fail_above):
+        err_console.print(
+            f"[bold red]drift:[/] largest PSI {result.max_psi:.3f} is above {fail_above}"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+@_friendly
+def retrain(
+    config: Annotated[Path, typer.Argument(help="Task YAML (the latest data).")],
+    dry_run: Annotated[
+        bool, typer.Option(help="Decide and report; log, register and move nothing.")
+    ] = False,
+    output_dir: Annotated[Path, typer.Option(help="Folder of the default MLflow store.")] = Path(
+        "."
+    ),
+    tracking_uri: TrackingUri = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a challenger; promote it to champion only if it is not worse than the champion."""
+    from crm_predict.config import load_config
+    from crm_predict.retrain import retrain_task
+
+    cfg = load_config(config)
+    result = retrain_task(
+        cfg, dry_run=dry_run, tracking_uri=tracking_uri, workdir=output_dir, quiet=quiet
+    )
+    table = Table(title=f"Challenger vs champion ({result.holdout['rows']:,} holdout leads)")
+    for col in ("check", "challenger", "champion", "limit", "passed"):
+        table.add_column(col, justify="left" if col == "check" else "right")
+    for c in result.checks:
+        table.add_row(
+            c["check"],
+            _fmt(c["challenger"], 4),
+            _fmt(c["champion"], 4),
+            _fmt(c["limit"], 4),
+            "[green]yes[/]" if c["passed"] else "[red]no[/]",
+        )
+    console.print(table)
+    verb = {"promote": "promoted", "keep": "kept the champion", "first": "first champion"}
+    prefix = "dry run, would have: " if dry_run else ""
+    console.print(f"[bold]{prefix}{verb[result.decision]}[/]")
+    for reason in result.reasons:
+        console.print(f"  • {escape(reason)}", highlight=False)
+    for key in ("registered_model_uri", "champion_version", "previous_champion_version"):
+        if result.tracking.get(key):
+            console.print(f"{key}: {result.tracking[key]}")
 
 
 def main() -> None:

@@ -30,13 +30,37 @@ class SQLSource(_Strict):
     query: str
 
 
+CUSTOMER_TABLES = ("customers", "tickets", "surveys", "usage", "changes")
+
+
 class SyntheticSource(_Strict):
     """A table from the built-in synthetic CRM generator (:mod:`crm_predict.datasets`)."""
 
-    dataset: Literal["leads"] = "leads"
-    table: Literal["leads", "activities"] = "leads"
+    dataset: Literal["leads", "customers"] = "leads"
+    table: Literal["leads", "activities", "customers", "tickets", "surveys", "usage", "changes"] = (
+        "leads"
+    )
     n_leads: int = Field(20_000, gt=0)
+    n_customers: int = Field(5_000, gt=0, description="size of the customers dataset")
     seed: int = 42
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_of_table(cls, raw: Any) -> Any:
+        # A customer-side table names its dataset: {table: tickets} means the customers one.
+        if isinstance(raw, dict) and "dataset" not in raw and raw.get("table") in CUSTOMER_TABLES:
+            return {**raw, "dataset": "customers"}
+        return raw
+
+    @model_validator(mode="after")
+    def _table_in_dataset(self) -> SyntheticSource:
+        tables = CUSTOMER_TABLES if self.dataset == "customers" else ("leads", "activities")
+        if self.table not in tables:
+            raise ValueError(
+                f"the synthetic {self.dataset} dataset has no table {self.table!r} "
+                f"(choose from {', '.join(tables)})"
+            )
+        return self
 
 
 class TableSource(_Strict):
@@ -95,6 +119,45 @@ class ActivitySpec(TableSource):
     type_column: str | None = None
     direction_column: str | None = None
     windows: list[int] = Field(default_factory=lambda: [7, 30, 90])
+
+
+class ChurnTableSpec(TableSource):
+    """A customer event table (tickets, surveys, usage or plan changes) for churn features.
+
+    ``columns`` maps the canonical names the churn features read (see
+    :data:`crm_predict.features.churn.TABLE_COLUMNS`) to this table's own column names;
+    a canonical name not listed is expected as is.
+    """
+
+    columns: dict[str, str] = Field(default_factory=dict)
+
+
+class ChurnSpec(_Strict):
+    """Churn within a horizon: who is at risk at the snapshot, and the customer event tables."""
+
+    signup: str = Field(description="signup (customer since) date column of the main table")
+    churn_date: str = Field(description="churn date column; empty while the customer is active")
+    horizon_days: int = Field(90, gt=0, description="label: churned within this many days")
+    snapshot: date | None = Field(
+        None, description="date features are seen from in training (default as_of - horizon)"
+    )
+    tickets: ChurnTableSpec | None = None
+    surveys: ChurnTableSpec | None = None
+    usage: ChurnTableSpec | None = None
+    changes: ChurnTableSpec | None = None
+    revenue: str | None = Field(
+        None, description="monthly recurring revenue column (CLV and revenue at risk)"
+    )
+    cost_to_serve: str | None = Field(
+        None, description="monthly cost-to-serve column; CLV contribution = revenue - cost"
+    )
+    acquisition_cost: str | None = Field(
+        None, description="acquisition cost column (CAC and CLV/CAC in the report)"
+    )
+    discount_rate: float = Field(0.0, ge=0, description="monthly discount rate of the CLV")
+    rank_by: Literal["revenue_at_risk", "p_churn"] = Field(
+        "revenue_at_risk", description="order of the retention list written by score"
+    )
 
 
 class TargetSpec(_Strict):
@@ -195,6 +258,29 @@ class BayesSpec(_Strict):
     chains: int = Field(2, gt=0)
 
 
+class TimingSpec(_Strict):
+    """The time-to-event model (:mod:`crm_predict.models.timing`): horizons and time grid."""
+
+    horizons: list[int] = Field(
+        default_factory=lambda: [30, 60, 90],
+        min_length=1,
+        description="days for the p_convert_<h>d columns of the score file",
+    )
+    period_days: int = Field(7, gt=0, description="length of one hazard period in days")
+    max_days: int = Field(
+        365, gt=0, description="periods past this share one hazard; p_ever is within it"
+    )
+    seed: int | None = Field(None, description="seed of the model (default: the task's seed)")
+
+    @model_validator(mode="after")
+    def _sane(self) -> TimingSpec:
+        if min(self.horizons) <= 0:
+            raise ValueError("timing.horizons must be positive numbers of days")
+        if self.max_days < self.period_days:
+            raise ValueError("timing.max_days must be at least timing.period_days")
+        return self
+
+
 class SplitSpec(_Strict):
     """How the holdout is chosen."""
 
@@ -202,6 +288,79 @@ class SplitSpec(_Strict):
     test_size: float = Field(0.2, gt=0, lt=1)
     validation_size: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
+
+
+class GBMSpec(_Strict):
+    """The LightGBM model's parameters (``crm-predict tune`` writes them as an overlay)."""
+
+    params: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        description="LightGBM parameters merged over the built-in defaults, e.g. num_leaves",
+    )
+
+
+class ParamRange(_Strict):
+    """One tuned LightGBM parameter: a range searched on a linear or log scale."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ParamRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low > 0")
+        return self
+
+
+def _default_space() -> dict[str, ParamRange]:
+    return {
+        "num_leaves": ParamRange(low=4, high=128, log=True, integer=True),
+        "learning_rate": ParamRange(low=0.01, high=0.2, log=True),
+        "min_child_samples": ParamRange(low=10, high=300, log=True, integer=True),
+        "reg_lambda": ParamRange(low=0.001, high=30.0, log=True),
+        "colsample_bytree": ParamRange(low=0.4, high=1.0),
+        "subsample": ParamRange(low=0.5, high=1.0),
+    }
+
+
+class TuningSpec(_Strict):
+    """The Optuna search over the LightGBM model (``crm-predict tune``)."""
+
+    space: dict[str, ParamRange] = Field(default_factory=_default_space)
+    max_estimators: int = Field(2000, gt=0, description="cap on boosting rounds per trial")
+    early_stopping_rounds: int = Field(100, gt=0)
+    prune_warmup_rounds: int = Field(50, ge=0, description="rounds before a trial may be pruned")
+    report_every: int = Field(10, gt=0, description="rounds between pruning checks")
+    startup_trials: int = Field(8, gt=0, description="random trials before TPE takes over")
+    seed: int | None = Field(None, description="sampler seed (default: the task's seed)")
+
+
+class RetrainSpec(_Strict):
+    """When a retrained challenger replaces the champion (``crm-predict retrain``)."""
+
+    auc_margin: float = Field(0.01, ge=0, description="allowed ROC AUC drop on the holdout")
+    brier_tolerance: float = Field(0.0, ge=0, description="allowed Brier score increase")
+    min_brier_gain: float = Field(
+        0.001, ge=0, description="Brier improvement needed to promote; ties keep the champion"
+    )
+    calibration_tolerance: float = Field(
+        0.03,
+        ge=0,
+        description="allowed growth of a segment's |predicted - actual| rate gap, on top of "
+        "two standard errors of its actual rate",
+    )
+    segment_min_rows: int = Field(100, gt=0, description="smallest segment level judged")
+    backtest_folds: int = Field(3, ge=0, description="rolling-origin folds before the holdout")
+    conversion_window_days: int | None = Field(
+        None,
+        gt=0,
+        description="holdout leads younger than this are not judged (default: "
+        "target.open_negative_after_days)",
+    )
 
 
 class TaskConfig(_Strict):
@@ -235,6 +394,11 @@ class TaskConfig(_Strict):
     segments: list[str] = Field(default_factory=list)
     split: SplitSpec = Field(default_factory=SplitSpec)
     bayes: BayesSpec = Field(default_factory=BayesSpec)
+    timing: TimingSpec = Field(default_factory=TimingSpec)
+    gbm: GBMSpec = Field(default_factory=GBMSpec)
+    tuning: TuningSpec = Field(default_factory=TuningSpec)
+    retrain: RetrainSpec = Field(default_factory=RetrainSpec)
+    churn: ChurnSpec | None = None
     seed: int = 42
 
     def column_requests(self) -> list[tuple[str, str]]:
@@ -254,6 +418,9 @@ class TaskConfig(_Strict):
             req.append((self.features.size_bands.column, "features.size_bands.column"))
         req += [(c, "segments") for c in self.segments]
         req += [(j.key, f"joins[{j.name}].key") for j in self.joins]
+        if self.churn is not None:
+            req.append((self.churn.signup, "churn.signup"))
+            req.append((self.churn.churn_date, "churn.churn_date"))
         return req
 
 

@@ -19,7 +19,10 @@ Planted truth (log-odds, see :data:`PLANTED`):
 * a few thin levels (source ``podcast``, industry ``government``, country ``Iceland``) have
   fewer than 30 leads (at most :data:`THIN_MAX`, whatever ``n_leads``);
 * won leads get onboarding touches *after* they close: a feature builder that ignores the
-  as-of date leaks the outcome.
+  as-of date leaks the outcome;
+* optionally (``drift_from``) the market changes on a date: from then on referrals stop
+  converting (:data:`DRIFT_EFFECTS`) and a new source, ``social media``, brings a share of
+  the leads. Leads created before that date are identical to the undrifted data's.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ B_TOUCHES = 0.45  # per log1p(touches in the first 14 days)
 B_FIRST_TOUCH_DAY = -0.12  # per day from creation to the first touch (capped at 14)
 LOST_MEDIAN_DAYS = 30.0  # after the first 14
 EARLY_DAYS = 14
+NEW_SOURCE = "social media"
+NEW_SOURCE_SHARE = 0.2
+DRIFT_EFFECTS = {"referral": -1.5, NEW_SOURCE: 0.7}  # source log-odds after the drift date
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,9 @@ def _activities(
 
 
 @lru_cache(maxsize=8)
-def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
+def make_leads(
+    n_leads: int = 20_000, seed: int = 42, drift_from: str | pd.Timestamp | None = None
+) -> SyntheticCRM:
     """Generate a synthetic lead CRM.
 
     Parameters
@@ -233,6 +241,10 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
         Number of leads.
     seed : int
         Seed; the same seed always gives the same tables.
+    drift_from : str or Timestamp, optional
+        Date from which the market drifts: referral leads stop converting and
+        :data:`NEW_SOURCE` appears (see :data:`DRIFT_EFFECTS`). ``effects`` then has a
+        ``source_after_drift`` entry. None (default) plants no drift.
 
     Returns
     -------
@@ -268,6 +280,14 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
         (country, "Iceland", "Germany"),
     ):
         values[np.flatnonzero(values == level)[THIN_MAX:]] = fallback
+    drifted = np.zeros(n, dtype=bool)
+    if drift_from is not None:
+        # A separate stream: every draw below, and so every lead before the date, is unchanged.
+        drift_rng = np.random.default_rng([seed, 2])
+        drifted = np.asarray(created >= pd.Timestamp(drift_from))
+        moved = drifted & (drift_rng.uniform(size=n) < NEW_SOURCE_SHARE)
+        source[moved] = NEW_SOURCE
+        effects = {**effects, "source_after_drift": dict(DRIFT_EFFECTS)}
     employees = np.round(np.exp(rng.normal(5.3, 1.6, n))).astype(int) + 1
     size_band = _size_band(employees)
     budget = _pick(rng, BUDGETS, n)
@@ -285,9 +305,12 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
     touches_14d = np.where(first_delay < EARLY_DAYS, 1 + rng.poisson(rate), 0)
     later_touches = rng.poisson(1.5, n)
 
+    source_effect = np.array([effects["source"].get(s, 0.0) for s in source])
+    for level, after in DRIFT_EFFECTS.items():
+        source_effect[drifted & (source == level)] = after
     logit = (
         INTERCEPT
-        + np.array([effects["source"][s] for s in source])
+        + source_effect
         + np.array([effects["region"][r] for r in region])
         + np.array([effects["industry"][i] for i in industry])
         + np.array([effects["size_band"][b] for b in size_band])
@@ -356,7 +379,12 @@ def make_leads(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
     return SyntheticCRM(leads=leads, activities=activities, truth=truth, effects=effects)
 
 
-def write_leads(folder: str | Path, n_leads: int = 20_000, seed: int = 42) -> dict[str, Path]:
+def write_leads(
+    folder: str | Path,
+    n_leads: int = 20_000,
+    seed: int = 42,
+    drift_from: str | pd.Timestamp | None = None,
+) -> dict[str, Path]:
     """Write the synthetic ``leads.csv``, ``activities.csv`` and ``truth.csv`` into ``folder``.
 
     Parameters
@@ -364,6 +392,8 @@ def write_leads(folder: str | Path, n_leads: int = 20_000, seed: int = 42) -> di
     folder : str or Path
         Target folder (created if missing).
     n_leads, seed : int
+        Passed to :func:`make_leads`.
+    drift_from : str or Timestamp, optional
         Passed to :func:`make_leads`.
 
     Returns
@@ -375,7 +405,7 @@ def write_leads(folder: str | Path, n_leads: int = 20_000, seed: int = 42) -> di
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    crm = make_leads(n_leads, seed)
+    crm = make_leads(n_leads, seed, drift_from)
     paths = {}
     for name in ("leads", "activities", "truth"):
         paths[name] = folder / f"{name}.csv"

@@ -1,11 +1,15 @@
-"""Why a lead scored as it did: exact per-field contributions of the calibrated LightGBM.
+"""Why a lead scored as it did: per-field contributions of the LightGBM and Bayesian models.
 
-The model's log-odds are a logistic base plus a booster. The booster's part comes from
+LightGBM: the model's log-odds are a logistic base plus a booster. The booster's part comes from
 exact TreeSHAP (:mod:`crm_predict.treeshap`), the base's part is exact for a linear model
 (coefficient × distance from the training mean). Both are summed per CRM field (all
 columns derived from ``source`` give one ``source`` number), then converted to
 percentage points of the calibrated probability so that, per lead, the base rate plus the
 field contributions equals the score.
+
+Bayesian model: its posterior-mean log-odds are additive (intercept + level effects +
+slopes), so each field's share is exact in log-odds; it is converted to points the same
+way. :func:`contributions` picks the right one for a pipeline.
 """
 
 from __future__ import annotations
@@ -113,3 +117,74 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     scale = np.divide(p - p_base, raw, out=np.zeros_like(raw), where=np.abs(raw) > 1e-12)
     points = log_odds * scale[:, None]
     return Contributions(fields, log_odds, base_log_odds, points, p, p_base)
+
+
+def bayes_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+    """Per-field contributions of a trained Bayesian pipeline, from its posterior means.
+
+    The base is the population rate (``sigmoid`` of the mean intercept: every field at its
+    average level, numerics at their mean); per lead, the base plus the contributions equals
+    the posterior-mean probability.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        ``clean`` → ``features`` → ``select`` →
+        :class:`~crm_predict.models.bayes.BayesianConversionModel`.
+    frame : DataFrame
+        Raw rows.
+
+    Returns
+    -------
+    Contributions
+
+    Examples
+    --------
+    >>> c = bayes_contributions(pipeline, leads)  # doctest: +SKIP
+    >>> np.allclose(c.p_base + c.points.sum(axis=1), c.p)  # doctest: +SKIP
+    True
+    """
+    model = pipeline[-1]
+    X = pipeline[:-1].transform(frame)
+    terms, intercept = model.log_odds_terms(X)
+    owners = [field_of(c) for c in terms.columns]
+    fields = list(dict.fromkeys(owners))
+    log_odds = np.zeros((len(X), len(fields)))
+    np.add.at(log_odds.T, [fields.index(o) for o in owners], terms.to_numpy().T)
+    p = model.predict_proba(X)[:, 1]
+    base = np.full(len(X), intercept)
+    p_base = 1.0 / (1.0 + np.exp(-base))
+    raw = log_odds.sum(axis=1)
+    scale = np.divide(p - p_base, raw, out=np.zeros_like(raw), where=np.abs(raw) > 1e-12)
+    return Contributions(fields, log_odds, base, log_odds * scale[:, None], p, p_base)
+
+
+def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+    """Per-field contributions of any explainable crm_predict pipeline.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A trained LightGBM or Bayesian pipeline.
+    frame : DataFrame
+        Raw rows.
+
+    Returns
+    -------
+    Contributions
+
+    Raises
+    ------
+    TypeError
+        For a model without per-field contributions (the logistic baseline).
+    """
+    if isinstance(pipeline[-1], CalibratedLGBM):
+        return field_contributions(pipeline, frame)
+    if hasattr(pipeline[-1], "log_odds_terms"):  # Bayesian; not imported: PyMC is slow to load
+        return bayes_contributions(pipeline, frame)
+    raise TypeError(f"{type(pipeline[-1]).__name__} has no per-field contributions")
+
+
+def explainable(pipeline: Pipeline) -> bool:
+    """Whether :func:`contributions` can explain this pipeline."""
+    return isinstance(pipeline[-1], CalibratedLGBM) or hasattr(pipeline[-1], "log_odds_terms")

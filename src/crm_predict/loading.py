@@ -35,6 +35,7 @@ class TaskData:
     activities: pd.DataFrame | None
     as_of: pd.Timestamp
     notes: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def label(self) -> pd.Series:
@@ -264,10 +265,40 @@ def load_task_data(config: TaskConfig) -> TaskData:
         problems += act_problems
     if problems:
         raise DataValidationError(problems, source=origin)
+    as_of = _as_of(config, frame, acts)
+    tables: dict[str, pd.DataFrame] = {}
+    if config.churn is not None:
+        frame, outcome, tables = _churn(frame, config, as_of, notes)
     return TaskData(
         frame=frame.reset_index(drop=True),
         outcome=outcome.reset_index(drop=True),
         activities=acts,
-        as_of=_as_of(config, frame, acts),
+        as_of=as_of,
         notes=notes,
+        tables=tables,
     )
+
+
+def _churn(
+    frame: pd.DataFrame, config: TaskConfig, as_of: pd.Timestamp, notes: list[str]
+) -> tuple[pd.DataFrame, pd.Series, dict[str, pd.DataFrame]]:
+    """Keep the customers at risk at the churn snapshot; label churn within the horizon."""
+    from crm_predict.features.churn import churn_outcome, read_churn_tables
+
+    spec = config.churn
+    assert spec is not None
+    problems = schema.coerce_dates(
+        frame,
+        [(spec.signup, "churn.signup"), (spec.churn_date, "churn.churn_date")],
+        config.id_column,
+        config.time.date_format,
+    )
+    tables, table_problems = read_churn_tables(config)
+    if problems or table_problems:
+        raise DataValidationError(problems + table_problems, source=config.source.describe())
+    at_risk, outcome = churn_outcome(frame, config, as_of)
+    notes.append(
+        f"churn: {int(at_risk.sum()):,} of {len(frame):,} customers at risk at the snapshot; "
+        f"labels are churn within {spec.horizon_days} days"
+    )
+    return frame[at_risk], outcome[at_risk], tables

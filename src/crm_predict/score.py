@@ -28,6 +28,7 @@ from crm_predict.features.assemble import input_fields, snapshot_for
 from crm_predict.features.cleaning import AS_OF
 from crm_predict.io import atomic_path, detect_format, iter_file, read_table
 from crm_predict.loading import apply_joins, read_join_tables
+from crm_predict.retention import add_retention, churn_row_problems, is_churn, rank_column
 
 
 @dataclass
@@ -52,7 +53,23 @@ def rejected_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected.csv")
 
 
-def _row_problems(frame: pd.DataFrame, bundle: ModelBundle, seen: list[np.ndarray]) -> pd.Series:
+class _SeenIds:
+    """Hashes of the ids read so far, kept sorted: 8 bytes a lead, a binary search a lookup."""
+
+    def __init__(self) -> None:
+        self.hashes = np.empty(0, dtype=np.uint64)
+
+    def seen_before(self, hashed: np.ndarray) -> np.ndarray:
+        """Whether each hash was added by an earlier chunk."""
+        at = np.searchsorted(self.hashes, hashed).clip(max=max(len(self.hashes) - 1, 0))
+        return (self.hashes[at] == hashed) if len(self.hashes) else np.zeros(len(hashed), bool)
+
+    def add(self, hashed: np.ndarray) -> None:
+        """Remember a chunk's hashes (a merge of two sorted runs)."""
+        self.hashes = np.sort(np.concatenate([self.hashes, np.sort(hashed)]), kind="stable")
+
+
+def _row_problems(frame: pd.DataFrame, bundle: ModelBundle, seen: _SeenIds) -> pd.Series:
     """A reason per row that cannot be scored ('' for rows that can)."""
     config = bundle.config
     id_col = config.id_column
@@ -61,10 +78,10 @@ def _row_problems(frame: pd.DataFrame, bundle: ModelBundle, seen: list[np.ndarra
     reasons[ids.isna()] = f"missing {id_col}"
     text_ids = ids.astype("object").where(ids.isna(), ids.astype(str))
     hashed = pd.util.hash_array(text_ids.fillna("").to_numpy(dtype=object))
-    earlier = np.isin(hashed, np.concatenate(seen)) if seen else np.zeros(len(frame), bool)
+    earlier = seen.seen_before(hashed)
     dup = (pd.Series(hashed).duplicated().to_numpy() | earlier) & ids.notna().to_numpy()
     reasons[dup & (reasons == "")] = f"duplicate {id_col}"
-    seen.append(hashed)
+    seen.add(hashed)
     cleaner = bundle.pipeline[0]
     checks = [(c, "number") for c in cleaner.numeric or []]
     checks += [(c, "date") for c in cleaner.dates or []]
@@ -103,9 +120,16 @@ class _Scorer:
     """Builds model-frame rows for chunks of a raw lead list and scores them."""
 
     def __init__(
-        self, bundle: ModelBundle, as_of: pd.Timestamp, activities: pd.DataFrame | None
+        self,
+        bundle: ModelBundle,
+        as_of: pd.Timestamp,
+        activities: pd.DataFrame | None,
+        interval: ModelBundle | None = None,
+        timing=None,
     ) -> None:
         self.bundle = bundle
+        self.interval = interval
+        self.timing = timing
         self.as_of = as_of
         config = bundle.config
         self.tables = read_join_tables(config)
@@ -121,17 +145,60 @@ class _Scorer:
             self.acts, self.acts_ids = acts, acts[spec.id_column]
             self.touches = True
             self.empty = {k: v for k, v in self.aggregator.empty_row().items() if not pd.isna(v)}
+        # Churn: event tables read once; features as of the scoring date per chunk.
+        self.churn_tables = None
+        self.customers: pd.DataFrame | None = None
+        self.churn_features: pd.DataFrame | None = None
+        if config.churn is not None:
+            from crm_predict.retention import read_event_tables
+
+            self.churn_tables = read_event_tables(config)
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        return self.bundle.score_rows(self.frame(chunk))
+        frame = self.frame(chunk)
+        out = self.bundle.score_rows(frame)
+        if self.interval is not None and "p_low" not in out.columns:
+            bounds = self.interval.score_rows(frame)[["p_low", "p_high"]]
+            at = out.columns.get_loc("p_convert") + 1
+            out.insert(at, "p_low", bounds["p_low"].to_numpy())
+            out.insert(at + 1, "p_high", bounds["p_high"].to_numpy())
+        spec = self.bundle.config.churn
+        timing_frame = frame
+        if spec is not None and self.customers is not None and spec.signup in self.customers:
+            # The time-to-churn model ages customers by tenure (signup to as_of).
+            signup = self.customers[spec.signup].to_numpy()
+            timing_frame = frame.assign(**{spec.signup: signup})
+        if self.timing is not None:
+            when = self.timing.score_rows(timing_frame, as_of=self.as_of)
+            when = when.drop(columns=[c for c in when.columns if c in out.columns])
+            out = pd.concat([out, when.set_axis(out.index)], axis=1)
+        if is_churn(self.bundle.config):
+            out = add_retention(
+                out,
+                self.customers if self.customers is not None else chunk,
+                timing_frame,
+                self.churn_features,
+                self.bundle.config,
+                self.as_of,
+                self.timing,
+            )
+        return out
 
     def frame(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """Model-frame rows (joins, ``as_of``, touch aggregates) for raw lead-list rows."""
         config = self.bundle.config
         frame = apply_joins(chunk, config, self.tables)
+        joined = frame
         keep = [c for c in [config.id_column, *input_fields(config)] if c in frame.columns]
         frame = frame[keep].copy()
         frame[AS_OF] = snapshot_for(frame, config, self.as_of, training=False)
+        if self.churn_tables is not None:
+            from crm_predict.retention import churn_feature_rows
+
+            ids = frame[config.id_column].astype(str)
+            feats = churn_feature_rows(joined, ids, config, self.churn_tables, self.as_of)
+            self.customers, self.churn_features = joined, feats
+            frame = pd.concat([frame, feats.set_axis(frame.index)], axis=1)
         if self.touches:
             ids = frame[config.id_column].astype(str)
             self.aggregator.set_params(as_of=pd.Series(frame[AS_OF].to_numpy(), index=ids))
@@ -155,6 +222,8 @@ def score_leads(
     model_label: str = "",
     chunksize: int = 50_000,
     progress=None,
+    interval: ModelBundle | None = None,
+    timing=None,
 ) -> ScoreSummary:
     """Score a whole lead list from a file or a SQL query into ``output``.
 
@@ -181,6 +250,21 @@ def score_leads(
         Rows per chunk; memory is bounded by it.
     progress : callable, optional
         Called with the number of rows read so far after each chunk.
+    interval : ModelBundle, optional
+        The task's Bayesian model: its 90% interval is written as ``p_low``/``p_high``
+        beside ``p_convert`` (which stays the main model's probability).
+    timing : TimingBundle, optional
+        The task's time-to-event model (:mod:`crm_predict.timing_task`): adds
+        ``p_convert_<h>d`` per horizon, ``p_ever``, ``median_days`` and ``expected_days``,
+        each lead conditioned on having been open since its creation until ``as_of``.
+
+    Notes
+    -----
+    A churn task (``kind: churn``) writes a retention list instead
+    (:mod:`crm_predict.retention`): ``p_churn`` in place of ``p_convert``, the expected
+    remaining lifetime, CLV and revenue at risk, CX reasons, ranked by
+    ``churn.rank_by``; customers already gone or not yet signed up on ``as_of`` are
+    rejected with that reason.
 
     Returns
     -------
@@ -190,8 +274,8 @@ def score_leads(
     output = Path(output)
     out_format = detect_format(output)
     as_of = pd.Timestamp(as_of)
-    scorer = _Scorer(bundle, as_of, activities)
-    seen: list[np.ndarray] = []
+    scorer = _Scorer(bundle, as_of, activities, interval, timing)
+    seen = _SeenIds()
     rejected: list[pd.DataFrame] = []
     n_read = 0
     spill_dir = output.parent if output.parent.exists() else None
@@ -202,6 +286,8 @@ def score_leads(
             chunk = chunk.reset_index(drop=True)
             _require_id(chunk, bundle)
             problems = _row_problems(chunk, bundle, seen)
+            if bundle.config.churn is not None:
+                problems = churn_row_problems(chunk, bundle.config, as_of, problems)
             bad = (problems != "").to_numpy()
             if bad.any():
                 rejected.append(chunk[bad].assign(reason=problems[bad].to_numpy()))
@@ -226,7 +312,7 @@ def score_leads(
                 )
             raise CRMPredictError("the lead list has no rows")
         writer.close()
-        n_scored = _rank_and_write(spill, output, out_format)
+        n_scored = _rank_and_write(spill, output, out_format, rank_column(bundle.config))
         if sql_table:
             if not sql_url:
                 raise CRMPredictError("--sql-table needs --sql-url")
@@ -252,9 +338,14 @@ def _require_id(chunk: pd.DataFrame, bundle: ModelBundle) -> None:
         )
 
 
-def _rank_and_write(spill: Path, output: Path, out_format: str) -> int:
-    """Rank every lead by ``p_convert`` (ties keep input order) and write the output."""
-    p = pq.read_table(spill, columns=["p_convert"]).column(0).to_numpy()
+def _rank_and_write(spill: Path, output: Path, out_format: str, by: str = "p_convert") -> int:
+    """Rank every lead by ``by`` (ties keep input order; missing last) and write the output.
+
+    ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
+    (:func:`crm_predict.retention.rank_column`).
+    """
+    p = pq.read_table(spill, columns=[by]).column(0).to_numpy(zero_copy_only=False)
+    p = np.where(np.isnan(p), -np.inf, p)
     n = len(p)
     order = np.argsort(-p, kind="stable")
     rank = np.empty(n, dtype=np.int64)

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,11 @@ from crm_predict.models.gbm import CalibratedLGBM
 from crm_predict.progress import steps
 from crm_predict.split import Split, split_task, training_labels
 
+if TYPE_CHECKING:
+    from crm_predict.timing_task import TrainedTiming
+
 METRIC_KEYS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
-MODEL_CHOICES = ("gbm", "bayes")
+MODEL_CHOICES = ("gbm", "bayes", "timing")
 
 
 @dataclass
@@ -62,6 +66,7 @@ class TrainResult:
     models: dict[str, TrainedModel]
     aggregator: ActivityAggregator | None
     tracking: dict[str, str] = field(default_factory=dict)
+    timing: TrainedTiming | None = None
 
     @property
     def champion(self) -> str:
@@ -81,6 +86,8 @@ class TrainResult:
         out["segments"] = _segments_json(champion)
         out["split"] = self.split.description
         out["split_method"] = self.split.method
+        if self.timing is not None:
+            out["timing"] = {k: _num(v) for k, v in self.timing.metrics.items()}
         out.update(self.tracking)
         return out
 
@@ -147,10 +154,31 @@ def build_pipeline(
     )
 
 
-def _estimator(name: str, config: TaskConfig):
+def make_estimator(name: str, config: TaskConfig):
+    """Return the unfitted estimator ``name`` (``gbm``, ``bayes`` or ``logreg``) for a task.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_CHOICES` or ``logreg``.
+    config : TaskConfig
+        Seeds, validation share and the ``bayes`` section come from here.
+
+    Returns
+    -------
+    estimator
+        A scikit-learn classifier or pipeline that reads the feature builders' output.
+
+    Examples
+    --------
+    >>> from crm_predict import load_config  # doctest: +SKIP
+    >>> make_estimator("gbm", load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
+    """
     if name == "gbm":
         return CalibratedLGBM(
-            validation_fraction=config.split.validation_size, random_state=config.seed
+            params=dict(config.gbm.params) or None,
+            validation_fraction=config.split.validation_size,
+            random_state=config.seed,
         )
     if name == "logreg":
         return logistic_baseline(random_state=config.seed)
@@ -177,11 +205,29 @@ def _estimator(name: str, config: TaskConfig):
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_CHOICES)}")
 
 
-def _extra_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
+def diagnostic_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
+    """Return the Bayesian model's convergence diagnostics (empty for other models)."""
     if name != "bayes":
         return {}
     diag = pipeline[-1].diagnostics()
     return {k: float(diag[k]) for k in ("max_rhat", "min_ess_bulk", "divergences")}
+
+
+def default_models(config: TaskConfig) -> tuple[str, ...]:
+    """The models ``crm-predict train`` fits when none are named: LightGBM, plus the
+    time-to-event model when the config has ``time.created`` and ``time.closed`` (or a
+    ``churn`` section: time to churn on tenure).
+
+    Examples
+    --------
+    >>> from crm_predict import load_config  # doctest: +SKIP
+    >>> default_models(load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
+    ('gbm', 'timing')
+    """
+    timed = bool(config.time.created and config.time.closed)
+    # Churn with dates: the timing model runs on tenure (crm_predict.churn_timing).
+    timed = timed or config.churn is not None
+    return ("gbm", "timing") if timed else ("gbm",)
 
 
 def train_task(
@@ -197,7 +243,9 @@ def train_task(
     config : TaskConfig
         The task.
     models : tuple of str
-        Models to fit besides the baseline: ``gbm`` and/or ``bayes``.
+        Models to fit besides the baseline: ``gbm``, ``bayes`` and/or ``timing`` (the
+        time-to-event model, :mod:`crm_predict.timing_task`; needs ``time.created`` and
+        ``time.closed``). See :func:`default_models`.
     quiet : bool
         Hide the progress bar.
     data : TaskData, optional
@@ -217,20 +265,25 @@ def train_task(
     unknown = [m for m in models if m not in MODEL_CHOICES]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CHOICES)}")
-    names = [*models, "logreg"]
-    with steps(3 + len(names), quiet=quiet) as progress:
+    names = [*(m for m in models if m != "timing"), "logreg"]
+    with steps(3 + len(names) + ("timing" in models), quiet=quiet) as progress:
         progress.step("loading and validating data")
         data = data if data is not None else load_task_data(config)
         progress.step("building features")
         frame, aggregator = build_model_frame(data, config)
         acts = list(aggregator.get_feature_names_out()) if aggregator else None
+        if config.churn is not None:
+            from crm_predict.features.churn import add_churn_features
+
+            frame, churn_columns = add_churn_features(frame, data, config)
+            acts = [*(acts or []), *churn_columns]
         labels = training_labels(data, config)
         split = split_task(data, labels, config)
         y = labels.to_numpy()
         trained: dict[str, TrainedModel] = {}
         for name in names:
             progress.step(f"fitting {name}")
-            pipe = build_pipeline(config, _estimator(name, config), acts, data.as_of)
+            pipe = build_pipeline(config, make_estimator(name, config), acts, data.as_of)
             start = time.perf_counter()
             pipe.fit(frame.iloc[split.train], y[split.train].astype(int))
             seconds = time.perf_counter() - start
@@ -244,13 +297,29 @@ def train_task(
                 pipe, config, aggregator, frame.iloc[split.train], y[split.train], data.as_of
             )
             trained[name] = TrainedModel(
-                name, bundle, evaluation, seconds, _extra_metrics(name, pipe)
+                name, bundle, evaluation, seconds, diagnostic_metrics(name, pipe)
             )
+        timing = None
+        if "timing" in models:
+            from crm_predict.timing_task import fit_timing
+
+            progress.step("fitting timing")
+            timing = fit_timing(config, data, frame, aggregator)
         progress.step("evaluated")
-    result = TrainResult(config, data, frame, labels, split, trained, aggregator)
+    result = TrainResult(config, data, frame, labels, split, trained, aggregator, timing=timing)
     for model in trained.values():
         model.bundle.card = model_card(result, model)
+        model.bundle.reference = _reference(result, model)
     return result
+
+
+def _reference(result: TrainResult, model: TrainedModel) -> dict:
+    """The training snapshot ``crm-predict monitor`` compares new lead lists with."""
+    from crm_predict.monitor import reference_profile
+
+    train = result.frame.iloc[result.split.train]
+    scores = model.pipeline.predict_proba(train)[:, 1]
+    return reference_profile(train, result.config, scores, result.aggregator)
 
 
 def model_card(result: TrainResult, model: TrainedModel) -> dict:

@@ -14,10 +14,12 @@ import pytest
 from matplotlib.axes import Axes
 
 from crm_predict.datasets import make_leads
+from crm_predict.models import bayes as bayes_module
 from crm_predict.report import build, build_report, figures, render_html, write_report
 from crm_predict.report.html import num, pct, pts
 from crm_predict.score import score_leads
 from crm_predict.train import train_task
+from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
 
 AS_OF = "2025-01-01"
@@ -325,14 +327,33 @@ def test_bayesian_model_report_shows_intervals_and_the_segment_forest(leads, tmp
     score_leads(bayes, out, as_of=AS_OF, source=leads)
     scored = pd.read_csv(out).set_index("lead_id")
     rows = _parse(html).rows
-    assert rows and all(not r["reasons"] for r in rows)
+    assert rows and all(r["reasons"] for r in rows)
     for row in rows:
         attrs, expected = row["attrs"], scored.loc[row["attrs"]["data-lead-id"]]
         for key, column in (("data-p", "p_convert"), ("data-p-low", "p_low")):
             assert float(attrs[key]) == pytest.approx(expected[column], rel=1e-12)
         assert float(attrs["data-p-high"]) == pytest.approx(expected["p_high"], rel=1e-12)
-    assert data.drivers is None and data.waterfalls == []
+        assert row["reasons"]["reason_for_1"] == expected["reason_for_1"]
+    assert data.drivers is not None and len(data.waterfalls) == 5
+    for w in data.waterfalls:
+        assert w.base + sum(p for _, p in w.steps) == pytest.approx(w.score, abs=1e-9)
     assert "Conversion rate by segment (Bayesian model)" in html
-    assert "This model does not break scores down by field." in html
     for heading in SECTIONS:
         assert f"<h2>{heading}</h2>" in html
+
+
+def test_a_bayesian_companion_adds_intervals_segments_and_its_driver_bars(leads, monkeypatch):
+    monkeypatch.setattr(bayes_module, "_sample", fake_sample)
+    trained = train_task(synthetic_task(n_leads=1500, seed=5), models=("gbm", "bayes"), quiet=True)
+    main, bayes = trained.models["gbm"].bundle, trained.models["bayes"].bundle
+    data = build_report(main, leads, AS_OF, sample=300, bayes=bayes)
+    assert {"p_low", "p_high"} <= set(data.leads.columns)
+    assert (data.leads["p_low"] < data.leads["p_high"]).all()
+    pd.testing.assert_frame_equal(data.bayes_segments, bayes.pipeline[-1].segment_table())
+    table = data.drivers.table
+    assert (table["bayes_mean_abs_points"].dropna() > 0).all()
+    assert table["bayes_mean_abs_points"].notna().sum() >= 5
+    html = render_html(data)
+    assert "Conversion rate by segment (Bayesian model)" in html
+    assert "the same for the Bayesian model" in html
+    assert _parse(html).rows[0]["attrs"]["data-p-low"]

@@ -42,6 +42,7 @@ from crm_predict.models.bayes_io import read_model, write_model
 from crm_predict.models.bayes_outputs import (
     PosteriorDraws,
     convergence,
+    field_terms,
     numeric_rows,
     posterior_draws,
     row_summary,
@@ -286,6 +287,21 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         mean, low, high = row_summary(self._posterior(), *self._encode(frame), prob=prob)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame({"p_mean": mean, "p_low": low, "p_high": high}, index=index)
+
+    def log_odds_terms(self, X: Any) -> tuple[pd.DataFrame, float]:
+        """Each input column's posterior-mean share of each row's log-odds, and the intercept.
+
+        ``intercept + terms.sum(axis=1)`` is the row's posterior-mean log-odds; an
+        interaction's share is split evenly between its two fields.
+
+        Examples
+        --------
+        >>> terms, intercept = model.log_odds_terms(X)  # doctest: +SKIP
+        """
+        terms, intercept = field_terms(
+            self._posterior(), self._encoding(), *self._encode(self._frame(X))
+        )
+        return terms.set_axis(X.index if isinstance(X, pd.DataFrame) else terms.index), intercept
 
     # ------------------------------------------------------------------ reading the posterior
     def segment_table(self, prob: float = 0.9) -> pd.DataFrame:

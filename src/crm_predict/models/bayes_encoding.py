@@ -45,6 +45,7 @@ ENCODING = (
     "level_k_",
     "parents_",
     "parent_codes_",
+    "nested_in_",
     "tokens_",
     "means_",
     "sds_",
@@ -93,6 +94,7 @@ def learn_encoding(
         levels[field] = [f"{levels[a][i]}{PAIR}{levels[b][j]}" for i, j in combos]
         declared[field] = list(levels[field])
         codes[field] = _pair_codes(codes[a], codes[b], combos)
+    enc["nested_in_"] = _nesting({c: codes[c] for c in cats})
     enc |= {"levels_": levels, "declared_": declared, "parents_": parents}
     enc["parent_codes_"] = parent_codes
     enc["level_n_"] = {
@@ -157,14 +159,23 @@ def level_spread_ratio(enc: Mapping[str, Any], field: str) -> float:
     The spread is the DerSimonian–Laird moment estimate from the raw level rates; an
     interaction is judged by what its two main effects leave unexplained. A large ratio
     means the data pin every level, the regime where a centred parameterisation samples well.
+    A field nested in another (country in region) is judged by what the outer field leaves
+    unexplained: otherwise the outer field's differences look like its own, it is sampled
+    centred, and when the outer field takes the effect its spread collapses into a funnel.
     """
     n, k = np.asarray(enc["level_n_"][field]), np.asarray(enc["level_k_"][field])
     logit, var = _raw_logits(n, k)
-    for parent, parent_codes in zip(
-        enc["parents_"].get(field, ()),
-        np.asarray(enc["parent_codes_"].get(field, [])).T,
-        strict=False,
-    ):
+    parents = list(
+        zip(
+            enc["parents_"].get(field, ()),
+            np.asarray(enc["parent_codes_"].get(field, [])).T,
+            strict=False,
+        )
+    )
+    if field in enc.get("nested_in_", {}):
+        parent, parent_codes = enc["nested_in_"][field]
+        parents.append((parent, np.asarray(parent_codes)))
+    for parent, parent_codes in parents:
         p_n, p_k = np.asarray(enc["level_n_"][parent]), np.asarray(enc["level_k_"][parent])
         logit = logit - _raw_logits(p_n, p_k)[0][parent_codes]
     if len(logit) < 2:
@@ -173,6 +184,30 @@ def level_spread_ratio(enc: Mapping[str, Any], field: str) -> float:
     q = np.sum(w * (logit - np.sum(w * logit) / np.sum(w)) ** 2)
     tau2 = max(0.0, (q - (len(logit) - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
     return float(np.sqrt(tau2 / np.median(var)))
+
+
+def _nesting(codes: dict[str, np.ndarray]) -> dict[str, list]:
+    """Fields whose every level lies within one level of a coarser field.
+
+    Returns ``{field: [outer field, outer level code per level]}``, the finest such outer
+    field for each nested one.
+    """
+    nested: dict[str, list] = {}
+    for inner, a in codes.items():
+        n_inner = int(a.max()) + 1 if len(a) else 0
+        best = None
+        for outer, b in codes.items():
+            n_outer = int(b.max()) + 1 if len(b) else 0
+            if outer == inner or not 2 <= n_outer < n_inner:
+                continue
+            pairs = np.unique(np.column_stack([a, b]), axis=0)
+            if len(pairs) == len(np.unique(a)) and (best is None or n_outer > best[2]):
+                outer_of = np.zeros(n_inner, dtype=int)
+                outer_of[pairs[:, 0]] = pairs[:, 1]
+                best = (outer, outer_of.tolist(), n_outer)
+        if best is not None:
+            nested[inner] = [best[0], best[1]]
+    return nested
 
 
 def learn_target(y: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

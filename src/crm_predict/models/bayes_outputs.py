@@ -193,3 +193,28 @@ def _tails(prob: float) -> tuple[float, float]:
     if not 0 < prob < 1:
         raise ValueError(f"prob must lie strictly between 0 and 1, got {prob}")
     return (1 - prob) / 2, 1 - (1 - prob) / 2
+
+
+def field_terms(
+    draws: PosteriorDraws, enc: Mapping[str, Any], codes: dict[str, np.ndarray], Z: np.ndarray
+) -> tuple[pd.DataFrame, float]:
+    """Posterior-mean log-odds term of each input column per row, and the mean intercept.
+
+    The model's mean log-odds is exactly the intercept plus the row's terms. A grouping
+    field's term is its level's mean effect (0 for an unseen level); an interaction's term is
+    split evenly between its two fields; a numeric column's term is its slope times its
+    standardised value plus, if it had missing values in training, its indicator's term.
+    """
+    terms: dict[str, np.ndarray] = {}
+    for field, table in draws.effects.items():
+        term = table.mean(axis=1)[codes[field]]
+        if field in enc["parents_"]:
+            for parent in enc["parents_"][field]:
+                terms[parent] = terms[parent] + term / 2
+        else:
+            terms[field] = term
+    slopes = draws.slopes.mean(axis=1)
+    owners = [*enc["numeric_"], *enc["missing_share_"]]
+    for j, owner in enumerate(owners):
+        terms[owner] = terms.get(owner, 0.0) + Z[:, j] * slopes[j]
+    return pd.DataFrame(terms), float(draws.intercept.mean())

@@ -28,6 +28,9 @@ def write_report(
     label: str = "",
     top: int = 25,
     activities: pd.DataFrame | None = None,
+    drift: dict | None = None,
+    timing=None,
+    bayes: ModelBundle | None = None,
 ) -> Path:
     """Score a lead list and write the manager's report to ``output``.
 
@@ -47,6 +50,15 @@ def write_report(
         Leads in the "calls to make" list.
     activities : DataFrame, optional
         Touch table (default: the one the task config names).
+    drift : dict, optional
+        A drift check of this list (:meth:`crm_predict.monitor.DriftResult.to_dict`, or
+        the JSON of ``crm-predict monitor --json``), shown as a "Drift" section.
+    timing : TimingBundle, optional
+        The task's time-to-convert model (:mod:`crm_predict.timing_task`): adds its
+        columns to the scored leads and a "How fast do segments convert" section.
+    bayes : ModelBundle, optional
+        The task's Bayesian model: adds each lead's 90% interval, its segment rates and
+        its per-field effects (see :func:`crm_predict.report.build.build_report`).
 
     Returns
     -------
@@ -60,7 +72,17 @@ def write_report(
     >>> write_report(bundle, "open_leads.csv", "report.html", "2025-01-01", label)  # doctest: +SKIP
     PosixPath('report.html')
     """
-    data = build_report(bundle, source, as_of, label=label, top=top, activities=activities)
+    data = build_report(
+        bundle,
+        source,
+        as_of,
+        label=label,
+        top=top,
+        activities=activities,
+        timing=timing,
+        bayes=bayes,
+    )
+    data.drift = drift
     text = render_html(data)
     output = Path(output)
     with atomic_path(output) as tmp:

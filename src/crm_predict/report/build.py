@@ -77,6 +77,12 @@ class ReportData:
         Training conversion rate.
     top : int
         How many leads the "calls to make" list shows.
+    timing : dict or None
+        The time-to-convert model's card (horizons, holdout comparison with the
+        baselines, per-segment conversion curves), when one was given.
+    drift : dict or None
+        A drift check of the list against the training leads
+        (:meth:`crm_predict.monitor.DriftResult.to_dict`), computed elsewhere.
     """
 
     card: dict
@@ -96,6 +102,8 @@ class ReportData:
     id_column: str
     top: int = 25
     grade_counts: dict[str, int] = field(default_factory=dict)
+    drift: dict | None = None
+    timing: dict | None = None
 
     @property
     def top_leads(self) -> pd.DataFrame:
@@ -152,6 +160,8 @@ def build_report(
     sample: int = 4000,
     seed: int = 0,
     chunksize: int = 50_000,
+    timing=None,
+    bayes: ModelBundle | None = None,
 ) -> ReportData:
     """Score a lead list and gather everything the report shows.
 
@@ -176,6 +186,12 @@ def build_report(
         Seed of that sample.
     chunksize : int
         Rows per chunk when reading the list.
+    timing : TimingBundle, optional
+        Time-to-convert model: its columns join the scored leads and its card (holdout
+        comparison, per-segment conversion curves) becomes ``ReportData.timing``.
+    bayes : ModelBundle, optional
+        The task's Bayesian model (when ``bundle`` is another one): it adds each lead's
+        90% interval, its segment rates and its per-field effects beside the main model's.
 
     Returns
     -------
@@ -200,6 +216,8 @@ def build_report(
             activities=activities,
             model_label=label,
             chunksize=chunksize,
+            timing=timing,
+            interval=bayes,
         )
         leads = pd.read_parquet(summary.output)
         rejected = _rejected(summary.rejected)
@@ -221,10 +239,12 @@ def build_report(
         owners = _levels(joined[owner_field].iloc[pos]).set_axis(leads.index)
     drivers, waterfalls = None, []
     if bundle.explains and len(leads):
-        drivers, waterfalls = explain_leads(bundle, scorer, raw, pos, leads, sample, seed)
+        drivers, waterfalls = explain_leads(
+            bundle, scorer, raw, pos, leads, sample, seed, companion=bayes
+        )
     segments = _segments(bundle, joined.iloc[pos].reset_index(drop=True), leads)
-    estimator = bundle.pipeline[-1]
-    bayes = estimator.segment_table() if hasattr(estimator, "segment_table") else None
+    estimator = (bayes or bundle).pipeline[-1]
+    bayes_segments = estimator.segment_table() if hasattr(estimator, "segment_table") else None
     counts = leads["grade"].value_counts()
     return ReportData(
         card=dict(bundle.card),
@@ -239,11 +259,12 @@ def build_report(
         drivers=drivers,
         waterfalls=waterfalls,
         segments=segments,
-        bayes_segments=bayes,
+        bayes_segments=bayes_segments,
         overall_rate=float(bundle.rates.overall),
         id_column=id_col,
         top=top,
         grade_counts={g: int(counts.get(g, 0)) for g in ("A", "B", "C", "D")},
+        timing=dict(timing.card) if timing is not None else None,
     )
 
 

@@ -1,8 +1,8 @@
 """What moves scores: per-field contributions summarised for charts, lead by lead.
 
-The numbers come from :func:`crm_predict.explain.field_contributions` (exact: the average
-lead's score plus every field's push equals the lead's score) on model-frame rows built by
-the scorer of ``crm-predict score``; this module only picks the leads and summarises.
+The numbers come from :func:`crm_predict.explain.contributions` (exact: the average lead's
+score plus every field's push equals the lead's score) on model-frame rows built by the
+scorer of ``crm-predict score``; this module only picks the leads and summarises.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crm_predict.bundle import ModelBundle, reason_values
-from crm_predict.explain import field_contributions
+from crm_predict.explain import contributions
 from crm_predict.reasons import label_of
 from crm_predict.score import _Scorer
 
@@ -52,7 +52,8 @@ class Drivers:
     Attributes
     ----------
     table : DataFrame
-        ``field, label, mean_abs_points`` (probability units), largest first.
+        ``field, label, mean_abs_points`` (probability units), largest first, and
+        ``bayes_mean_abs_points`` (the Bayesian model's, same leads) when one was given.
     points : ndarray, shape (n_sample, n_fields)
         Per-lead contributions, columns in ``table`` order.
     colour : ndarray, shape (n_sample, n_fields)
@@ -75,6 +76,7 @@ def explain_leads(
     leads: pd.DataFrame,
     sample: int,
     seed: int,
+    companion: ModelBundle | None = None,
 ) -> tuple[Drivers, list[Waterfall]]:
     """Per-field contributions for a random sample (drivers) and the top leads (waterfalls).
 
@@ -94,6 +96,9 @@ def explain_leads(
         Leads in the drivers sample (seeded, uniform without replacement).
     seed : int
         Seed of the sample.
+    companion : ModelBundle, optional
+        The task's Bayesian model: its per-field contributions over the same sample go in
+        the table beside the main model's.
 
     Returns
     -------
@@ -111,7 +116,7 @@ def explain_leads(
     detail = np.arange(min(n, DETAIL_LEADS))
     rows = np.union1d(picked, detail)
     frame = scorer.frame(raw.iloc[pos[rows]].reset_index(drop=True))
-    contrib = field_contributions(bundle.pipeline, frame)
+    contrib = contributions(bundle.pipeline, frame)
     values = reason_values(bundle.pipeline, frame).reset_index(drop=True)
     in_sample = np.searchsorted(rows, picked)
     points = contrib.points[in_sample]
@@ -125,6 +130,11 @@ def explain_leads(
             "mean_abs_points": mean_abs[order],
         }
     )
+    if companion is not None:
+        other = contributions(companion.pipeline, frame)
+        means = np.abs(other.points[in_sample]).mean(axis=0)
+        other_mean = dict(zip(other.fields, means, strict=True))
+        table["bayes_mean_abs_points"] = [other_mean.get(f, np.nan) for f in fields]
     colour = np.full((len(picked), len(fields)), np.nan)
     for i, name in enumerate(fields):
         if name in values.columns:

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 UP, DOWN, MAIN, MUTED = "#1a7f4b", "#c0392b", "#2457a6", "#9aa3ad"
+SECOND = "#e69f00"  # the Bayesian model beside the main one (colour-blind safe)
 _VALUE_CMAP = LinearSegmentedColormap.from_list("crm_value", ["#2f6fd0", "#b8b8d0", "#d63b3b"])
 _PERCENT = PercentFormatter(xmax=1.0, decimals=0)
 
@@ -63,7 +64,8 @@ def plot_drivers(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     table : DataFrame
-        ``label`` and ``mean_abs_points`` (probability units) per field.
+        ``label`` and ``mean_abs_points`` (probability units) per field; with a
+        ``bayes_mean_abs_points`` column, the Bayesian model's bar is drawn beside each.
     ax : Axes, optional
         Where to draw; a new Figure is made when omitted.
 
@@ -74,19 +76,29 @@ def plot_drivers(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Examples
     --------
     >>> t = pd.DataFrame({"label": ["Source", "Region"], "mean_abs_points": [0.08, 0.02]})
-    >>> [b.get_width() for b in plot_drivers(t).patches]
+    >>> [float(b.get_width()) for b in plot_drivers(t).patches]
     [8.0, 2.0]
     """
     ax = _axes(ax)
     values = table["mean_abs_points"].to_numpy(dtype=float) * 100
     labels = table["label"].astype(str).tolist()
-    ax.barh(range(len(values)), values, color=MAIN, height=0.65)
+    rows = np.arange(len(values), dtype=float)
+    paired = "bayes_mean_abs_points" in table.columns
+    height = 0.38 if paired else 0.65
+    shift = height / 2 if paired else 0.0
+    ax.barh(rows - shift, values, color=MAIN, height=height, label="LightGBM (SHAP)")
+    longest = values.max() if len(values) else 0.0
+    if paired:
+        other = table["bayes_mean_abs_points"].to_numpy(dtype=float) * 100
+        ax.barh(rows + shift, np.nan_to_num(other), color=SECOND, height=height, label="Bayesian")
+        longest = max(longest, np.nanmax(other) if np.isfinite(other).any() else 0.0)
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
     _labels(ax, labels)
     ax.invert_yaxis()
     for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.1f}", va="center", fontsize=8, color="#333")
+        ax.text(v, i - shift, f" {v:.1f}", va="center", fontsize=8, color="#333")
     ax.set_xlabel("Average effect on a lead's score (percentage points, either way)")
-    ax.set_xlim(0, max(values.max() * 1.15, 0.1) if len(values) else 1)
+    ax.set_xlim(0, max(longest * 1.15, 0.1) if len(values) else 1)
     _tidy(ax)
     return ax
 
@@ -352,5 +364,57 @@ def plot_segment_forest(
     ax.xaxis.set_major_formatter(_PERCENT)
     ax.set_xlabel("Conversion rate, other fields at average (90% interval)")
     ax.grid(axis="x", color="#eee")
+    _tidy(ax)
+    return ax
+
+
+def plot_conversion_curves(curves: Sequence[Mapping], ax: Axes | None = None) -> Axes:
+    """Cumulative share converted by days since creation, one line per segment level.
+
+    Solid lines are the time-to-convert model's average prediction for the level's leads;
+    dashed lines (same colour) the observed Aalen–Johansen estimate, where there is one.
+
+    Parameters
+    ----------
+    curves : sequence of mappings
+        Records of one field: ``level``, ``n``, ``days``, ``predicted`` and ``observed``
+        (a list with None where unknown, or None).
+    ax : Axes, optional
+        Where to draw; a new Figure is made when omitted.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> c = [{"level": "web", "n": 10, "days": [0, 30], "predicted": [0, 0.2],
+    ...       "observed": [0, 0.25]}]
+    >>> len(plot_conversion_curves(c).lines)
+    2
+    """
+    ax = _axes(ax)
+    colours = [MAIN, UP, DOWN, "#8e44ad", "#d68910", "#17a589", MUTED]
+    for i, curve in enumerate(curves):
+        colour = colours[i % len(colours)]
+        days = np.asarray(curve["days"], dtype=float)
+        ax.plot(
+            days,
+            np.asarray(curve["predicted"], dtype=float),
+            color=colour,
+            lw=1.8,
+            label=f"{curve['level']} ({int(curve['n']):,})",
+        )
+        if curve.get("observed") is not None:
+            observed = np.array([np.nan if v is None else v for v in curve["observed"]], float)
+            ax.plot(days, observed, color=colour, lw=1.0, ls="--")
+    ax.yaxis.set_major_formatter(_PERCENT)
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Days since the lead was created")
+    ax.set_ylabel("Converted so far")
+    legend = ax.legend(fontsize=8, frameon=False, loc="upper left")
+    for text in legend.get_texts():
+        text.set_parse_math(False)
     _tidy(ax)
     return ax

@@ -252,6 +252,41 @@ def _segments(data: ReportData) -> list[tuple[str, list[dict]]]:
     return out
 
 
+def _drift(data: ReportData) -> dict | None:
+    """The drift section: the score and the fields that moved, largest PSI first."""
+    drift = data.drift
+    if not drift:
+        return None
+    rows = []
+    for f in drift.get("fields", []):
+        moved = (
+            f["status"] != "stable"
+            or f["new_levels"]
+            or f["vanished_levels"]
+            or abs(f.get("missing_change", 0.0)) > 0.05
+        )
+        if moved:
+            rows.append(
+                {
+                    "field": label_of(str(f["field"])),
+                    "psi": f"{f['psi']:.3f}",
+                    "status": f["status"],
+                    "missing": f"{pct(f['missing_reference'])} → {pct(f['missing_now'])}",
+                    "new": ", ".join(map(str, f["new_levels"][:5])),
+                    "vanished": ", ".join(map(str, f["vanished_levels"][:5])),
+                }
+            )
+    score = drift.get("score", {})
+    return {
+        "n_rows": drift.get("n_rows"),
+        "as_of": date_text(drift.get("as_of")),
+        "score_psi": "–" if _missing(score.get("psi")) else f"{score['psi']:.3f}",
+        "score_status": score.get("status", "–"),
+        "rows": rows,
+        "n_fields": len(drift.get("fields", [])),
+    }
+
+
 def _forest_table(table: pd.DataFrame) -> pd.DataFrame:
     """The largest levels of each field, highest rate first; levels no training lead had
     (reported at the population rate) say nothing and are left out."""
@@ -263,6 +298,38 @@ def _forest_table(table: pd.DataFrame) -> pd.DataFrame:
         for _, rows in table.groupby("field", sort=False)
     ]
     return pd.concat(parts, ignore_index=True) if parts else table
+
+
+def _timing(data: ReportData) -> dict | None:
+    """The "How fast do segments convert" section: one chart per field, and the model's
+    holdout comparison with the Kaplan–Meier and CoxPH baselines."""
+    card = data.timing
+    if not card:
+        return None
+    fields: dict[str, list] = {}
+    for curve in card.get("curves", []):
+        fields.setdefault(curve["field"], []).append(curve)
+    charts = [
+        {
+            "field": label_of(name),
+            "fig": _figure(
+                lambda ax, c=curves: figures.plot_conversion_curves(c, ax=ax),
+                (6.4, 3.6),
+                f"Share of leads converted by days since creation, by {label_of(name)}",
+            ),
+        }
+        for name, curves in fields.items()
+    ]
+    rows = [
+        {
+            "model": r["model"],
+            "c_index": "–" if _missing(r.get("c_index")) else f"{r['c_index']:.3f}",
+            "ibs": "–" if _missing(r.get("ibs")) else f"{r['ibs']:.3f}",
+            "ece": ", ".join(f"{h} d: {pts(r.get(f'ece_{h}d'))}" for h in card.get("horizons", [])),
+        }
+        for r in card.get("comparison", [])
+    ]
+    return {"charts": charts, "rows": rows, "horizons": card.get("horizons", [])}
 
 
 def _figures(data: ReportData) -> dict[str, Any]:
@@ -358,7 +425,11 @@ def render_html(data: ReportData) -> str:
     return template.render(
         title=f"{label_of(task)}: lead scoring report",
         css=Markup(CSS),
-        sections=_SECTIONS,
+        sections=_SECTIONS
+        + ([("timing", "How fast")] if data.timing else [])
+        + ([("drift", "Drift")] if data.drift else []),
+        timing=_timing(data),
+        drift=_drift(data),
         label=data.label or task,
         as_of=date_text(data.as_of),
         description=data.description or "The chance that each open lead converts.",
@@ -376,6 +447,8 @@ def render_html(data: ReportData) -> str:
         owner_label=label_of(data.owner_field or "owner"),
         figs=_figures(data),
         drivers_n=data.drivers.n_leads if data.drivers is not None else 0,
+        drivers_paired=data.drivers is not None
+        and "bayes_mean_abs_points" in data.drivers.table.columns,
         waterfalls=waterfalls,
         segments=_segments(data),
         metrics=_metric_rows(data.card),

@@ -141,7 +141,7 @@ Scores, grades and reasons are those of the score file.</p>
 <section id="drivers">
 <h2>What drives conversion</h2>
 {% if figs.drivers %}
-<p class="note">How far each CRM field moves scores, averaged over {{ drivers_n|num }} leads of this list
+<p class="note">How far each CRM field moves scores, averaged over {{ drivers_n|num }} leads of this list{% if drivers_paired %} (orange: the same for the Bayesian model, whose effects are smoother and shrunk toward the average){% endif %}
 (exact contributions: the average lead's score plus every field's push equals the lead's score).</p>
 {{ figure(figs.drivers) }}
 <h3>Lead by lead</h3>
@@ -203,6 +203,40 @@ pushes up (green) or down (red) to this lead's score, in percentage points (pp).
 {% for name, value in facts %}<dt>{{ name }}</dt><dd>{{ value }}</dd>{% endfor %}
 </dl>
 </section>
+{% if timing %}
+<section id="timing">
+<h2>How fast do segments convert</h2>
+<p class="note">Share of leads converted by days since creation. Solid: the time-to-convert model's
+average for the segment's leads; dashed: what actually happened (leads still open count as unknown,
+not as lost). Leads in the score list carry their own chance of converting within
+{{ timing.horizons|join(", ") }} days and the expected days to convert.</p>
+<div class="row">
+{% for c in timing.charts %}<div class="fig"><h3>By {{ c.field }}</h3>{{ figure(c.fig) }}</div>{% endfor %}
+</div>
+<h3>Holdout check</h3>
+<table class="metrics compact"><thead><tr><th>Model</th><th class="num">Concordance</th>
+<th class="num">Integrated Brier</th><th>Calibration error by horizon</th></tr></thead><tbody>
+{% for r in timing.rows %}<tr><td>{{ r.model }}</td><td class="num">{{ r.c_index }}</td>
+<td class="num">{{ r.ibs }}</td><td>{{ r.ece }}</td></tr>{% endfor %}
+</tbody></table>
+</section>
+{% endif %}
+{% if drift %}
+<section id="drift">
+<h2>Drift</h2>
+<p class="note">How far these {{ drift.n_rows|num }} leads (seen as of {{ drift.as_of }}) differ from the
+leads the model was trained on, by population stability index (PSI): below 0.1 stable, 0.1–0.25 a moderate
+shift, above 0.25 a major one (retrain).</p>
+<p><b>Model score:</b> PSI {{ drift.score_psi }} ({{ drift.score_status }})</p>
+{% if drift.rows %}
+<table class="drift compact"><thead><tr><th>Field</th><th class="num">PSI</th><th>Status</th>
+<th>Missing (training → now)</th><th>New values</th><th>Gone values</th></tr></thead><tbody>
+{% for r in drift.rows %}<tr class="drift-{{ r.status }}"><td>{{ r.field }}</td><td class="num">{{ r.psi }}</td>
+<td>{{ r.status }}</td><td>{{ r.missing }}</td><td>{{ r.new }}</td><td>{{ r.vanished }}</td></tr>{% endfor %}
+</tbody></table>
+{% else %}<p class="note">None of the {{ drift.n_fields|num }} fields moved.</p>{% endif %}
+</section>
+{% endif %}
 </main>
 </body>
 </html>

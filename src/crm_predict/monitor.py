@@ -1,0 +1,473 @@
+"""Drift monitoring: how far a new lead list has moved from the leads a model was trained on.
+
+At training time :func:`reference_profile` stores a compact snapshot of the training rows
+with the model (``ModelBundle.reference``): per CRM field the bins (numbers) or level
+shares (categories) and the missing share, and the distribution of the model's score.
+:func:`monitor_leads` streams a lead list through the same scorer as ``crm-predict score``,
+counts it into the same bins and reports the population stability index (PSI) per field
+and for the score, new and vanished categories and changes in missing shares.
+
+PSI reads as: below 0.1 stable, 0.1 to 0.25 a moderate shift worth a look, above 0.25 a
+major shift (the model's view of these leads is out of date; retrain).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from crm_predict.config import TaskConfig
+from crm_predict.features.assemble import input_fields
+from crm_predict.io import atomic_path, iter_file
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from crm_predict.bundle import ModelBundle
+    from crm_predict.features.activity import ActivityAggregator
+
+PSI_MODERATE = 0.1
+PSI_MAJOR = 0.25
+MISSING_CHANGE = 0.05
+N_BINS = 10
+MAX_LEVELS = 50
+MIN_VANISHED_SHARE = 0.01
+EPS = 1e-4
+SCORE = "(score)"
+MISSING, OTHER, NEW = "(missing)", "(other)", "(new)"
+
+
+def psi(expected: np.ndarray | list[float], actual: np.ndarray | list[float]) -> float:
+    """Population stability index between two distributions over the same bins.
+
+    ``sum((actual - expected) * ln(actual / expected))`` with shares floored at
+    :data:`EPS`, so a bin empty on one side counts as a large but finite shift.
+
+    Parameters
+    ----------
+    expected, actual : array-like of float
+        Shares (or counts, normalised here) per bin, in the same bin order.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(psi([0.5, 0.5], [0.25, 0.75]), 4)
+    0.2747
+    """
+    e = np.asarray(expected, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    if e.shape != a.shape or e.ndim != 1 or len(e) == 0:
+        raise ValueError("expected and actual need the same non-empty list of bins")
+    e = np.maximum(e / e.sum() if e.sum() else e, EPS)
+    a = np.maximum(a / a.sum() if a.sum() else a, EPS)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def _as_levels(values: pd.Series) -> pd.Series:
+    s = values.astype("object")
+    return s.where(s.isna(), s.astype(str))
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def monitored_fields(config: TaskConfig, aggregator: ActivityAggregator | None = None) -> dict:
+    """``{field: "categorical" | "numeric"}``: the CRM fields a model reads (dates left out:
+    they move by definition) plus its activity aggregates."""
+    f = config.features
+    cats = set(f.model_fields_for("categorical"))
+    dates = {*f.model_fields_for("date"), config.time.created}
+    out = {c: ("categorical" if c in cats else "numeric") for c in input_fields(config)}
+    out = {c: kind for c, kind in out.items() if c not in dates}
+    if aggregator is not None:
+        out |= {c: "numeric" for c in aggregator.get_feature_names_out()}
+    return out
+
+
+def _numeric_profile(x: np.ndarray, bins: int) -> dict:
+    known = x[~np.isnan(x)]
+    cuts = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1])) if len(known) else []
+    counts = np.bincount(np.searchsorted(cuts, known, side="right"), minlength=len(cuts) + 1)
+    n = max(len(x), 1)
+    return {
+        "kind": "numeric",
+        "cuts": [float(c) for c in cuts],
+        "shares": [round(float(c) / n, 6) for c in counts],
+        "missing": round(float(np.isnan(x).mean()) if len(x) else 0.0, 6),
+    }
+
+
+def _categorical_profile(values: pd.Series) -> dict:
+    levels = _as_levels(values)
+    n = max(len(levels), 1)
+    counts = levels.dropna().value_counts()
+    top = counts.iloc[:MAX_LEVELS]
+    return {
+        "kind": "categorical",
+        "levels": {str(k): round(float(v) / n, 6) for k, v in top.items()},
+        "other": round(float(counts.iloc[MAX_LEVELS:].sum()) / n, 6),
+        "missing": round(float(levels.isna().mean()) if len(levels) else 0.0, 6),
+    }
+
+
+def reference_profile(
+    frame: pd.DataFrame,
+    config: TaskConfig,
+    scores: np.ndarray,
+    aggregator: ActivityAggregator | None = None,
+    bins: int = N_BINS,
+) -> dict:
+    """Profile training rows for later drift checks (stored as ``ModelBundle.reference``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Model-frame rows the model was trained on.
+    config : TaskConfig
+        The task (which fields are categorical).
+    scores : array of float
+        The model's probability for each of those rows.
+    aggregator : ActivityAggregator, optional
+        Adds the activity aggregates to the profiled fields.
+    bins : int
+        Quantile bins for numbers and the score.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``n_rows``, ``fields`` (per field: ``kind``, ``cuts`` and ``shares``
+        or ``levels`` and ``other``, ``missing``) and ``score``.
+
+    Examples
+    --------
+    >>> cfg = TaskConfig.model_validate({"name": "t", "source": {"path": "x.csv"},
+    ...     "id_column": "id", "target": {"column": "s", "positive": ["w"], "negative": ["l"]},
+    ...     "features": {"categorical": ["source"], "numeric": ["visits"]}})
+    >>> frame = pd.DataFrame({"source": ["web", "event"] * 50, "visits": range(100)})
+    >>> ref = reference_profile(frame, cfg, np.linspace(0, 1, 100))
+    >>> ref["fields"]["source"]["levels"]
+    {'event': 0.5, 'web': 0.5}
+    """
+    fields: dict[str, dict] = {}
+    for name, kind in monitored_fields(config, aggregator).items():
+        if name not in frame.columns:
+            continue
+        if kind == "categorical":
+            fields[name] = _categorical_profile(frame[name])
+        else:
+            fields[name] = _numeric_profile(_numbers(frame[name]), bins)
+    score = _numeric_profile(np.asarray(scores, dtype=float), bins)
+    return {"n_rows": len(frame), "fields": fields, "score": score}
+
+
+@dataclass
+class _Tally:
+    """Running counts of one field over the chunks of a lead list."""
+
+    spec: dict
+    n: int = 0
+    missing: int = 0
+    bins: np.ndarray | None = None
+    levels: Counter = field(default_factory=Counter)
+
+    def add(self, values: pd.Series | np.ndarray) -> None:
+        if self.spec["kind"] == "categorical":
+            levels = _as_levels(pd.Series(values))
+            self.missing += int(levels.isna().sum())
+            self.levels.update(levels.dropna().tolist())
+            self.n += len(levels)
+            return
+        x = _numbers(pd.Series(values))
+        known = x[~np.isnan(x)]
+        cuts = np.asarray(self.spec["cuts"], dtype=float)
+        counts = np.bincount(np.searchsorted(cuts, known, side="right"), minlength=len(cuts) + 1)
+        self.bins = counts if self.bins is None else self.bins + counts
+        self.missing += int(len(x) - len(known))
+        self.n += len(x)
+
+    def compare(self, name: str) -> dict:
+        spec, n = self.spec, max(self.n, 1)
+        row: dict[str, Any] = {
+            "field": name,
+            "kind": spec["kind"],
+            "missing_reference": spec["missing"],
+            "missing_now": self.missing / n,
+            "new_levels": [],
+            "vanished_levels": [],
+        }
+        if spec["kind"] == "numeric":
+            bins = self.bins if self.bins is not None else np.zeros(len(spec["shares"]))
+            row["psi"] = psi([*spec["shares"], spec["missing"]], [*bins / n, self.missing / n])
+        else:
+            ref = spec["levels"]
+            truncated = spec["other"] > 0
+            unknown = {k: v for k, v in self.levels.items() if k not in ref}
+            expected = [*ref.values(), spec["other"], spec["missing"]]
+            actual = [self.levels.get(k, 0) / n for k in ref]
+            if truncated:
+                actual += [sum(unknown.values()) / n, self.missing / n]
+            else:
+                expected.append(0.0)
+                actual += [0.0, self.missing / n, sum(unknown.values()) / n]
+                row["new_levels"] = sorted(unknown, key=lambda k: -unknown[k])
+            row["psi"] = psi(expected, actual)
+            row["vanished_levels"] = [
+                k
+                for k, share in ref.items()
+                if share >= MIN_VANISHED_SHARE and k not in self.levels
+            ]
+            row["new_level_share"] = sum(unknown.values()) / n if not truncated else 0.0
+        row["missing_change"] = row["missing_now"] - row["missing_reference"]
+        return row
+
+
+def _status(value: float) -> str:
+    if value >= PSI_MAJOR:
+        return "major"
+    if value >= PSI_MODERATE:
+        return "moderate"
+    return "stable"
+
+
+@dataclass
+class DriftResult:
+    """What :func:`monitor_leads` found.
+
+    Attributes
+    ----------
+    fields : DataFrame
+        One row per field, largest PSI first: ``field, kind, psi, status,
+        missing_reference, missing_now, missing_change, new_levels, vanished_levels``.
+    score_psi : float
+        PSI of the model's score.
+    n_rows : int
+        Leads compared.
+    n_reference : int
+        Training rows in the reference profile.
+    label : str
+        The model compared against.
+    as_of : str
+        The date the leads were seen from.
+    """
+
+    fields: pd.DataFrame
+    score_psi: float
+    n_rows: int
+    n_reference: int
+    label: str = ""
+    as_of: str = ""
+
+    @property
+    def max_psi(self) -> float:
+        """The largest PSI over the fields and the score."""
+        values = [self.score_psi, *self.fields["psi"].tolist()]
+        return float(np.nanmax(values)) if values else 0.0
+
+    def exceeds(self, threshold: float) -> bool:
+        """Whether any field or the score drifted above ``threshold``."""
+        return self.max_psi > threshold
+
+    def flagged(self) -> pd.DataFrame:
+        """Fields with a moderate or major PSI, new or vanished levels, or a missing-share
+        change above :data:`MISSING_CHANGE`."""
+        f = self.fields
+        hit = (
+            (f["psi"] >= PSI_MODERATE)
+            | f["new_levels"].map(bool)
+            | f["vanished_levels"].map(bool)
+            | (f["missing_change"].abs() > MISSING_CHANGE)
+        )
+        return f[hit]
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (what ``--json`` writes and the report's drift section reads)."""
+        return {
+            "model": self.label,
+            "as_of": self.as_of,
+            "n_rows": self.n_rows,
+            "n_reference": self.n_reference,
+            "max_psi": self.max_psi,
+            "score": {"psi": self.score_psi, "status": _status(self.score_psi)},
+            "thresholds": {"moderate": PSI_MODERATE, "major": PSI_MAJOR},
+            "fields": [
+                {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
+                for row in self.fields.to_dict("records")
+            ],
+        }
+
+
+def compare_profile(
+    reference: dict, frame: pd.DataFrame, scores: np.ndarray | None = None
+) -> DriftResult:
+    """Drift of model-frame rows against a reference profile (all rows at once).
+
+    Parameters
+    ----------
+    reference : dict
+        From :func:`reference_profile`.
+    frame : DataFrame
+        Model-frame rows (fields missing from it are skipped).
+    scores : array of float, optional
+        The model's scores of those rows (score PSI is NaN without them).
+
+    Returns
+    -------
+    DriftResult
+    """
+    tallies = _tallies(reference, frame.columns)
+    for name, tally in tallies.items():
+        tally.add(frame[name])
+    score = _Tally(reference["score"])
+    if scores is not None:
+        score.add(np.asarray(scores, dtype=float))
+    return _result(reference, tallies, score if scores is not None else None, len(frame))
+
+
+def _tallies(reference: dict, columns) -> dict[str, _Tally]:
+    if not reference or "fields" not in reference:
+        from crm_predict.exceptions import CRMPredictError
+
+        raise CRMPredictError(
+            "this model has no training profile to compare with; retrain it with this "
+            "version of crm_predict (crm-predict train) and monitor again"
+        )
+    return {k: _Tally(spec) for k, spec in reference["fields"].items() if k in columns}
+
+
+def _result(
+    reference: dict, tallies: dict[str, _Tally], score: _Tally | None, n_rows: int, **kw
+) -> DriftResult:
+    rows = [t.compare(name) for name, t in tallies.items()]
+    fields = pd.DataFrame(
+        rows,
+        columns=[
+            "field",
+            "kind",
+            "psi",
+            "missing_reference",
+            "missing_now",
+            "missing_change",
+            "new_levels",
+            "vanished_levels",
+        ],
+    )
+    fields.insert(3, "status", fields["psi"].map(_status))
+    fields = fields.sort_values(["psi", "field"], ascending=[False, True], kind="stable")
+    score_psi = score.compare(SCORE)["psi"] if score is not None else float("nan")
+    return DriftResult(
+        fields.reset_index(drop=True), score_psi, n_rows, int(reference["n_rows"]), **kw
+    )
+
+
+def monitor_leads(
+    bundle: ModelBundle,
+    source: str | Path,
+    as_of: str | pd.Timestamp,
+    activities: pd.DataFrame | None = None,
+    label: str = "",
+    chunksize: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> DriftResult:
+    """Compare a lead list with the training snapshot stored in ``bundle``.
+
+    The list is read in chunks and built into model-frame rows exactly as for scoring
+    (joins, the lead's age at ``as_of``, touch aggregates), then scored; only bin counts
+    are kept, so memory does not grow with the list.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The model and its ``reference`` profile.
+    source : str or Path
+        Lead list: CSV, Parquet or Excel.
+    as_of : str or Timestamp
+        The date the leads are seen from.
+    activities : DataFrame, optional
+        Touch table (default: the one the task config names).
+    label : str
+        Model name shown in the output.
+    chunksize : int
+        Rows per chunk.
+    progress : callable, optional
+        Called with the rows read so far.
+
+    Returns
+    -------
+    DriftResult
+
+    Examples
+    --------
+    >>> drift = monitor_leads(bundle, "new_leads.csv", "2025-01-01")  # doctest: +SKIP
+    >>> drift.flagged()[["field", "psi", "new_levels"]]  # doctest: +SKIP
+    """
+    from crm_predict.score import _Scorer
+
+    as_of = pd.Timestamp(as_of)
+    reference = getattr(bundle, "reference", None) or {}
+    scorer = _Scorer(bundle, as_of, activities)
+    id_col = bundle.config.id_column
+    tallies: dict[str, _Tally] | None = None
+    _tallies(reference, [])  # fails early, naming the fix, for a model without a profile
+    score = _Tally(reference["score"])
+    n = 0
+    for chunk in iter_file(source, chunksize):
+        chunk = chunk.reset_index(drop=True)
+        if id_col not in chunk.columns:
+            from crm_predict.exceptions import CRMPredictError
+
+            raise CRMPredictError(
+                f"column '{id_col}' is missing from the lead list (asked for by id_column)"
+            )
+        frame = scorer.frame(chunk)
+        if tallies is None:
+            tallies = _tallies(reference, frame.columns)
+        for name, tally in tallies.items():
+            tally.add(frame[name])
+        score.add(bundle.pipeline.predict_proba(frame)[:, 1])
+        n += len(chunk)
+        if progress is not None:
+            progress(n)
+    if tallies is None:
+        from crm_predict.exceptions import CRMPredictError
+
+        raise CRMPredictError("the lead list has no rows")
+    return _result(reference, tallies, score, n, label=label, as_of=str(as_of.date()))
+
+
+def write_drift_json(result: DriftResult, path: str | Path) -> Path:
+    """Write :meth:`DriftResult.to_dict` atomically as JSON."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def drift_table(result: DriftResult, top: int = 25) -> Table:
+    """A rich table of the fields, largest PSI first (the score on top)."""
+    table = Table(title=f"Drift against the training leads ({result.n_rows:,} leads)")
+    for col in ("field", "PSI", "status", "missing then → now", "new levels", "vanished"):
+        table.add_column(col, justify="right" if col == "PSI" else "left")
+    style = {"major": "bold red", "moderate": "yellow", "stable": "green"}
+    s = _status(result.score_psi)
+    table.add_row("model score", f"{result.score_psi:.3f}", f"[{style[s]}]{s}[/]", "", "", "")
+    for row in result.fields.head(top).to_dict("records"):
+        table.add_row(
+            str(row["field"]),
+            f"{row['psi']:.3f}",
+            f"[{style[row['status']]}]{row['status']}[/]",
+            f"{row['missing_reference']:.1%} → {row['missing_now']:.1%}",
+            ", ".join(map(str, row["new_levels"][:5])),
+            ", ".join(map(str, row["vanished_levels"][:5])),
+        )
+    return table

@@ -1,0 +1,152 @@
+"""Tuning: the search space, the pruning callback, overlays, resuming and two workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pytest
+import yaml
+
+from crm_predict.config import ParamRange, load_config
+from crm_predict.train import make_estimator
+from crm_predict.tune import (
+    PruningCallback,
+    default_storage,
+    open_study,
+    suggest_params,
+    tune_task,
+    write_overlay,
+)
+from tests.helpers import synthetic_task
+
+REPO = Path(__file__).resolve().parents[2]
+# Small and quick: a few hundred boosting rounds at most, early stopping after 20.
+FAST = {"max_estimators": 150, "early_stopping_rounds": 20, "startup_trials": 2}
+
+
+def _task(tmp_path: Path, n_leads: int = 1500) -> tuple[object, Path]:
+    cfg = synthetic_task(n_leads=n_leads, seed=3, tuning=FAST)
+    path = tmp_path / "task.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    return cfg, path
+
+
+def test_suggested_parameters_stay_in_the_space():
+    space = {
+        "num_leaves": ParamRange(low=4, high=64, log=True, integer=True),
+        "learning_rate": ParamRange(low=0.01, high=0.2, log=True),
+        "subsample": ParamRange(low=0.5, high=1.0),
+    }
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        params = suggest_params(study.ask(), space)
+        assert isinstance(params["num_leaves"], int) and 4 <= params["num_leaves"] <= 64
+        assert 0.01 <= params["learning_rate"] <= 0.2
+        assert 0.5 <= params["subsample"] <= 1.0
+
+
+def test_a_bad_range_is_a_config_error():
+    with pytest.raises(ValueError, match="below high"):
+        ParamRange(low=5, high=1)
+    with pytest.raises(ValueError, match="log-scale"):
+        ParamRange(low=0, high=1, log=True)
+
+
+class _Trial:
+    def __init__(self, prune_at: int) -> None:
+        self.reports: list[tuple[int, float]] = []
+        self.prune_at = prune_at
+
+    def report(self, value: float, step: int) -> None:
+        self.reports.append((step, value))
+
+    def should_prune(self) -> bool:
+        return self.reports[-1][0] >= self.prune_at
+
+
+def _env(iteration: int, loss: float) -> SimpleNamespace:
+    return SimpleNamespace(
+        iteration=iteration, evaluation_result_list=[("valid_0", "binary_logloss", loss, False)]
+    )
+
+
+def test_pruning_callback_reports_every_few_rounds_and_stops_a_lagging_trial():
+    trial = _Trial(prune_at=30)
+    callback = PruningCallback(trial, every=10)
+    for i in range(29):
+        callback(_env(i, 0.7 - i / 1000))
+    assert [s for s, _ in trial.reports] == [10, 20]
+    assert trial.reports[0][1] == pytest.approx(0.7 - 9 / 1000)
+    with pytest.raises(optuna.TrialPruned, match="round 30"):
+        callback(_env(29, 0.6))
+
+
+def test_overlay_extends_the_config_and_trains_with_the_tuned_parameters(tmp_path):
+    _, path = _task(tmp_path)
+    overlay = write_overlay(
+        path, {"num_leaves": 9, "learning_rate": 0.05}, tmp_path / "o" / "t.yaml"
+    )
+    assert "extends: ../task.yaml" in overlay.read_text()
+    cfg = load_config(overlay)
+    assert cfg.gbm.params == {"num_leaves": 9, "learning_rate": 0.05}
+    assert cfg.name == "leads_test" and cfg.features == load_config(path).features
+    assert make_estimator("gbm", cfg).params == {"num_leaves": 9, "learning_rate": 0.05}
+
+
+def test_study_resumes_starts_from_the_defaults_and_writes_the_best_overlay(tmp_path):
+    cfg, path = _task(tmp_path)
+    first = tune_task(cfg, n_trials=2, config_path=path, workdir=tmp_path, track=False, quiet=True)
+    assert first.trials_run == 2 and first.trials_total == 2
+    assert first.default_value is not None and first.best_value <= first.default_value
+    again = tune_task(cfg, n_trials=1, config_path=path, workdir=tmp_path, track=False, quiet=True)
+    assert again.trials_run == 1 and again.trials_total == 3
+    study = optuna.load_study(study_name="leads_test-gbm", storage=default_storage(tmp_path))
+    assert len(study.trials) == 3
+    assert again.best_value == pytest.approx(study.best_value)
+    tuned = load_config(again.overlay)
+    assert {k: tuned.gbm.params[k] for k in study.best_params} == pytest.approx(study.best_params)
+    assert tuned.gbm.params["n_estimators"] == FAST["max_estimators"]
+
+
+_WORKER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {repo!r})
+    from tests.helpers import synthetic_task
+    from crm_predict.tune import tune_task
+    cfg = synthetic_task(n_leads=1500, seed=3, tuning={fast!r})
+    tune_task(cfg, n_trials=2, storage={storage!r}, worker=int(sys.argv[1]), track=False,
+              quiet=True)
+    """
+)
+
+
+def test_two_workers_share_one_sqlite_study(tmp_path):
+    storage = default_storage(tmp_path)
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER.format(repo=str(REPO), fast=FAST, storage=storage))
+    # Create the study first, as a scheduler would; then both workers run at once.
+    open_study(synthetic_task(n_leads=1500, seed=3, tuning=FAST), storage)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(i)], cwd=tmp_path, stderr=subprocess.PIPE
+        )
+        for i in (0, 1)
+    ]
+    for proc in workers:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    study = optuna.load_study(study_name="leads_test-gbm", storage=storage)
+    done = [t for t in study.trials if t.state.is_finished()]
+    assert len(done) == 4
+    by_worker: dict[str, int] = {}
+    for t in done:
+        by_worker[t.user_attrs["worker"]] = by_worker.get(t.user_attrs["worker"], 0) + 1
+    assert sorted(by_worker.values()) == [2, 2]
+    pids = {w.split(":")[1] for w in by_worker}
+    assert pids == {str(p.pid) for p in workers}
