@@ -45,3 +45,37 @@ def synthetic_task(n_leads: int = 3000, seed: int = 7, **overrides: Any) -> Task
     }
     raw.update(overrides)
     return parse_config(raw, origin="test")
+
+
+def churn_task(n_customers: int = 1500, seed: int = 5, **overrides: Any) -> TaskConfig:
+    """A churn task on small synthetic customers, with every event table and CLV column."""
+
+    def syn(table: str) -> dict[str, Any]:
+        return {"synthetic": {"table": table, "n_customers": n_customers, "seed": seed}}
+
+    raw: dict[str, Any] = {
+        "name": "churn_test",
+        "kind": "churn",
+        "source": syn("customers"),
+        "id_column": "customer_id",
+        "target": {"column": "status", "positive": ["churned"], "negative": ["active"]},
+        "time": {"as_of": "2025-01-01"},
+        "churn": {
+            "signup": "signup_date",
+            "churn_date": "churn_date",
+            "tickets": syn("tickets"),
+            "surveys": syn("surveys"),
+            "usage": {**syn("usage"), "columns": {"usage": "logins"}},
+            "changes": syn("changes"),
+            "revenue": "monthly_revenue",
+            "cost_to_serve": "cost_to_serve",
+            "acquisition_cost": "acquisition_cost",
+        },
+        "features": {"categorical": ["plan", "contract", "region"], "numeric": ["monthly_revenue"]},
+        "segments": ["contract", "plan"],
+        "split": {"method": "stratified"},
+        "timing": {"period_days": 30, "max_days": 1095, "horizons": [30, 90]},
+        "seed": seed,
+    }
+    raw.update(overrides)
+    return parse_config(raw, origin="test")

@@ -318,11 +318,11 @@ class ParamRange(_Strict):
 
 def _default_space() -> dict[str, ParamRange]:
     return {
-        "num_leaves": ParamRange(low=4, high=128, log=True, integer=True),
+        "num_leaves": ParamRange(low=4, high=48, log=True, integer=True),
         "learning_rate": ParamRange(low=0.01, high=0.2, log=True),
-        "min_child_samples": ParamRange(low=10, high=300, log=True, integer=True),
+        "min_child_samples": ParamRange(low=20, high=300, log=True, integer=True),
         "reg_lambda": ParamRange(low=0.001, high=30.0, log=True),
-        "colsample_bytree": ParamRange(low=0.4, high=1.0),
+        "colsample_bytree": ParamRange(low=0.5, high=1.0),
         "subsample": ParamRange(low=0.5, high=1.0),
     }
 
@@ -331,6 +331,11 @@ class TuningSpec(_Strict):
     """The Optuna search over the LightGBM model (``crm-predict tune``)."""
 
     space: dict[str, ParamRange] = Field(default_factory=_default_space)
+    folds: int = Field(
+        3,
+        ge=1,
+        description="validation folds per trial (rolling origin; stratified without dates)",
+    )
     max_estimators: int = Field(2000, gt=0, description="cap on boosting rounds per trial")
     early_stopping_rounds: int = Field(100, gt=0)
     prune_warmup_rounds: int = Field(50, ge=0, description="rounds before a trial may be pruned")

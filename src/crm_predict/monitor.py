@@ -14,10 +14,9 @@ major shift (the model's view of these leads is out of date; retrain).
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,60 +25,24 @@ from rich.table import Table
 from crm_predict.config import TaskConfig
 from crm_predict.features.assemble import input_fields
 from crm_predict.io import atomic_path, iter_file
+from crm_predict.psi import (
+    MISSING_CHANGE,
+    N_BINS,
+    PSI_MAJOR,
+    PSI_MODERATE,
+    SCORE,
+    Tally,
+    categorical_profile,
+    numbers,
+    numeric_profile,
+    status,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from crm_predict.bundle import ModelBundle
     from crm_predict.features.activity import ActivityAggregator
-
-PSI_MODERATE = 0.1
-PSI_MAJOR = 0.25
-MISSING_CHANGE = 0.05
-N_BINS = 10
-MAX_LEVELS = 50
-MIN_VANISHED_SHARE = 0.01
-EPS = 1e-4
-SCORE = "(score)"
-MISSING, OTHER, NEW = "(missing)", "(other)", "(new)"
-
-
-def psi(expected: np.ndarray | list[float], actual: np.ndarray | list[float]) -> float:
-    """Population stability index between two distributions over the same bins.
-
-    ``sum((actual - expected) * ln(actual / expected))`` with shares floored at
-    :data:`EPS`, so a bin empty on one side counts as a large but finite shift.
-
-    Parameters
-    ----------
-    expected, actual : array-like of float
-        Shares (or counts, normalised here) per bin, in the same bin order.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> round(psi([0.5, 0.5], [0.25, 0.75]), 4)
-    0.2747
-    """
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    if e.shape != a.shape or e.ndim != 1 or len(e) == 0:
-        raise ValueError("expected and actual need the same non-empty list of bins")
-    e = np.maximum(e / e.sum() if e.sum() else e, EPS)
-    a = np.maximum(a / a.sum() if a.sum() else a, EPS)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def _as_levels(values: pd.Series) -> pd.Series:
-    s = values.astype("object")
-    return s.where(s.isna(), s.astype(str))
-
-
-def _numbers(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
 def monitored_fields(config: TaskConfig, aggregator: ActivityAggregator | None = None) -> dict:
@@ -93,32 +56,6 @@ def monitored_fields(config: TaskConfig, aggregator: ActivityAggregator | None =
     if aggregator is not None:
         out |= {c: "numeric" for c in aggregator.get_feature_names_out()}
     return out
-
-
-def _numeric_profile(x: np.ndarray, bins: int) -> dict:
-    known = x[~np.isnan(x)]
-    cuts = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1])) if len(known) else []
-    counts = np.bincount(np.searchsorted(cuts, known, side="right"), minlength=len(cuts) + 1)
-    n = max(len(x), 1)
-    return {
-        "kind": "numeric",
-        "cuts": [float(c) for c in cuts],
-        "shares": [round(float(c) / n, 6) for c in counts],
-        "missing": round(float(np.isnan(x).mean()) if len(x) else 0.0, 6),
-    }
-
-
-def _categorical_profile(values: pd.Series) -> dict:
-    levels = _as_levels(values)
-    n = max(len(levels), 1)
-    counts = levels.dropna().value_counts()
-    top = counts.iloc[:MAX_LEVELS]
-    return {
-        "kind": "categorical",
-        "levels": {str(k): round(float(v) / n, 6) for k, v in top.items()},
-        "other": round(float(counts.iloc[MAX_LEVELS:].sum()) / n, 6),
-        "missing": round(float(levels.isna().mean()) if len(levels) else 0.0, 6),
-    }
 
 
 def reference_profile(
@@ -164,80 +101,11 @@ def reference_profile(
         if name not in frame.columns:
             continue
         if kind == "categorical":
-            fields[name] = _categorical_profile(frame[name])
+            fields[name] = categorical_profile(frame[name])
         else:
-            fields[name] = _numeric_profile(_numbers(frame[name]), bins)
-    score = _numeric_profile(np.asarray(scores, dtype=float), bins)
+            fields[name] = numeric_profile(numbers(frame[name]), bins)
+    score = numeric_profile(np.asarray(scores, dtype=float), bins)
     return {"n_rows": len(frame), "fields": fields, "score": score}
-
-
-@dataclass
-class _Tally:
-    """Running counts of one field over the chunks of a lead list."""
-
-    spec: dict
-    n: int = 0
-    missing: int = 0
-    bins: np.ndarray | None = None
-    levels: Counter = field(default_factory=Counter)
-
-    def add(self, values: pd.Series | np.ndarray) -> None:
-        if self.spec["kind"] == "categorical":
-            levels = _as_levels(pd.Series(values))
-            self.missing += int(levels.isna().sum())
-            self.levels.update(levels.dropna().tolist())
-            self.n += len(levels)
-            return
-        x = _numbers(pd.Series(values))
-        known = x[~np.isnan(x)]
-        cuts = np.asarray(self.spec["cuts"], dtype=float)
-        counts = np.bincount(np.searchsorted(cuts, known, side="right"), minlength=len(cuts) + 1)
-        self.bins = counts if self.bins is None else self.bins + counts
-        self.missing += int(len(x) - len(known))
-        self.n += len(x)
-
-    def compare(self, name: str) -> dict:
-        spec, n = self.spec, max(self.n, 1)
-        row: dict[str, Any] = {
-            "field": name,
-            "kind": spec["kind"],
-            "missing_reference": spec["missing"],
-            "missing_now": self.missing / n,
-            "new_levels": [],
-            "vanished_levels": [],
-        }
-        if spec["kind"] == "numeric":
-            bins = self.bins if self.bins is not None else np.zeros(len(spec["shares"]))
-            row["psi"] = psi([*spec["shares"], spec["missing"]], [*bins / n, self.missing / n])
-        else:
-            ref = spec["levels"]
-            truncated = spec["other"] > 0
-            unknown = {k: v for k, v in self.levels.items() if k not in ref}
-            expected = [*ref.values(), spec["other"], spec["missing"]]
-            actual = [self.levels.get(k, 0) / n for k in ref]
-            if truncated:
-                actual += [sum(unknown.values()) / n, self.missing / n]
-            else:
-                expected.append(0.0)
-                actual += [0.0, self.missing / n, sum(unknown.values()) / n]
-                row["new_levels"] = sorted(unknown, key=lambda k: -unknown[k])
-            row["psi"] = psi(expected, actual)
-            row["vanished_levels"] = [
-                k
-                for k, share in ref.items()
-                if share >= MIN_VANISHED_SHARE and k not in self.levels
-            ]
-            row["new_level_share"] = sum(unknown.values()) / n if not truncated else 0.0
-        row["missing_change"] = row["missing_now"] - row["missing_reference"]
-        return row
-
-
-def _status(value: float) -> str:
-    if value >= PSI_MAJOR:
-        return "major"
-    if value >= PSI_MODERATE:
-        return "moderate"
-    return "stable"
 
 
 @dataclass
@@ -298,7 +166,7 @@ class DriftResult:
             "n_rows": self.n_rows,
             "n_reference": self.n_reference,
             "max_psi": self.max_psi,
-            "score": {"psi": self.score_psi, "status": _status(self.score_psi)},
+            "score": {"psi": self.score_psi, "status": status(self.score_psi)},
             "thresholds": {"moderate": PSI_MODERATE, "major": PSI_MAJOR},
             "fields": [
                 {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
@@ -328,13 +196,13 @@ def compare_profile(
     tallies = _tallies(reference, frame.columns)
     for name, tally in tallies.items():
         tally.add(frame[name])
-    score = _Tally(reference["score"])
+    score = Tally(reference["score"])
     if scores is not None:
         score.add(np.asarray(scores, dtype=float))
     return _result(reference, tallies, score if scores is not None else None, len(frame))
 
 
-def _tallies(reference: dict, columns) -> dict[str, _Tally]:
+def _tallies(reference: dict, columns) -> dict[str, Tally]:
     if not reference or "fields" not in reference:
         from crm_predict.exceptions import CRMPredictError
 
@@ -342,11 +210,11 @@ def _tallies(reference: dict, columns) -> dict[str, _Tally]:
             "this model has no training profile to compare with; retrain it with this "
             "version of crm_predict (crm-predict train) and monitor again"
         )
-    return {k: _Tally(spec) for k, spec in reference["fields"].items() if k in columns}
+    return {k: Tally(spec) for k, spec in reference["fields"].items() if k in columns}
 
 
 def _result(
-    reference: dict, tallies: dict[str, _Tally], score: _Tally | None, n_rows: int, **kw
+    reference: dict, tallies: dict[str, Tally], score: Tally | None, n_rows: int, **kw
 ) -> DriftResult:
     rows = [t.compare(name) for name, t in tallies.items()]
     fields = pd.DataFrame(
@@ -362,7 +230,7 @@ def _result(
             "vanished_levels",
         ],
     )
-    fields.insert(3, "status", fields["psi"].map(_status))
+    fields.insert(3, "status", fields["psi"].map(status))
     fields = fields.sort_values(["psi", "field"], ascending=[False, True], kind="stable")
     score_psi = score.compare(SCORE)["psi"] if score is not None else float("nan")
     return DriftResult(
@@ -417,9 +285,9 @@ def monitor_leads(
     reference = getattr(bundle, "reference", None) or {}
     scorer = _Scorer(bundle, as_of, activities)
     id_col = bundle.config.id_column
-    tallies: dict[str, _Tally] | None = None
+    tallies: dict[str, Tally] | None = None
     _tallies(reference, [])  # fails early, naming the fix, for a model without a profile
-    score = _Tally(reference["score"])
+    score = Tally(reference["score"])
     n = 0
     for chunk in iter_file(source, chunksize):
         chunk = chunk.reset_index(drop=True)
@@ -459,7 +327,7 @@ def drift_table(result: DriftResult, top: int = 25) -> Table:
     for col in ("field", "PSI", "status", "missing then → now", "new levels", "vanished"):
         table.add_column(col, justify="right" if col == "PSI" else "left")
     style = {"major": "bold red", "moderate": "yellow", "stable": "green"}
-    s = _status(result.score_psi)
+    s = status(result.score_psi)
     table.add_row("model score", f"{result.score_psi:.3f}", f"[{style[s]}]{s}[/]", "", "", "")
     for row in result.fields.head(top).to_dict("records"):
         table.add_row(

@@ -47,11 +47,14 @@ __all__ = [
     "add_retention",
     "churn_row_problems",
     "churn_words",
+    "NO_SIGNAL",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_LIFETIME_MONTHS = 120.0
 """Cap of the horizon-based lifetime: a customer with p_churn ≈ 0 is not worth infinity."""
+NO_SIGNAL = "no churn signal stands out (listed for its value)"
+"""``churn_reasons`` of a customer no field pushes toward churn."""
 RETENTION_COLUMNS = ("expected_lifetime_months", "lifetime_from", "clv", "revenue_at_risk")
 _SURVEY_LABEL = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 
@@ -226,7 +229,7 @@ def add_retention(
     at = out.columns.get_loc("grade") + 1
     for offset, (name, values) in enumerate(cols.items()):
         out.insert(at + offset, name, values)
-    reasons = churn_reasons(out, features)
+    reasons = [r or NO_SIGNAL for r in churn_reasons(out, features)]
     out.insert(at + len(cols), "churn_reasons", reasons)
     return out
 
@@ -244,8 +247,7 @@ def churn_row_problems(
     if spec.churn_date in chunk.columns:
         gone = schema.to_dates(chunk[spec.churn_date])
         hit = (gone <= as_of).to_numpy() & (problems == "").to_numpy()
-        for i in np.flatnonzero(hit):
-            problems.iat[i] = f"already churned ({spec.churn_date} {gone.iat[i]:%Y-%m-%d})"
+        problems[hit] = f"already churned ({spec.churn_date} on or before as_of)"
     if spec.signup in chunk.columns:
         start = schema.to_dates(chunk[spec.signup])
         hit = (start > as_of).to_numpy() & (problems == "").to_numpy()
@@ -299,10 +301,13 @@ def _phrase(field: str, row: pd.Series) -> str | None:
         "plan_changes_total": lambda x: _plural(x, "plan change"),
         "tenure_days": lambda x: f"customer for {x / DAYS_PER_MONTH:.0f} months",
         "usage_last_3": lambda x: f"usage {x:.1f} a month (last 3)",
-        "revenue_change_90d": lambda x: f"revenue {'cut' if x < 0 else 'raised'} by "
-        f"{abs(x):,.0f} a month in 90 days",
-        "usage_trend": lambda x: f"usage {'down' if x < 0 else 'up'} "
-        f"{abs(math.expm1(x)) * 100:.0f}% on the 3 months before",
+        "revenue_change_90d": lambda x: (
+            f"revenue {'cut' if x < 0 else 'raised'} by {abs(x):,.0f} a month in 90 days"
+        ),
+        "usage_trend": lambda x: (
+            f"usage {'down' if x < 0 else 'up'} "
+            f"{abs(math.expm1(x)) * 100:.0f}% on the 3 months before"
+        ),
     }
     if field in simple:
         return None if pd.isna(v) else simple[field](float(v))

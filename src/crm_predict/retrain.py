@@ -28,11 +28,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
+from crm_predict.backtest import (
+    backtest_folds,
+    conversion_window,
+    holdout_metrics,
+    judged_rows,
+    run_backtest,
+)
 from crm_predict.bundle import ModelBundle
 from crm_predict.config import TaskConfig
-from crm_predict.evaluate import classification_metrics, segment_metrics
+from crm_predict.evaluate import segment_metrics
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.features import build_model_frame
 from crm_predict.loading import TaskData, load_task_data
@@ -40,7 +46,6 @@ from crm_predict.monitor import compare_profile
 from crm_predict.progress import steps
 from crm_predict.train import TrainResult, train_task
 
-METRICS = ("roc_auc", "brier", "log_loss", "ece", "n", "positive_rate")
 _DATA_KEYS = {"name", "description", "source", "joins", "activities", "tuning", "retrain"}
 
 
@@ -124,29 +129,6 @@ class RetrainResult:
         }
 
 
-def _num(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
-
-
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict:
-    m = classification_metrics(y, p)
-    return {k: _num(m[k]) for k in METRICS}
-
-
-def judged_rows(result: TrainResult, window: int | None) -> np.ndarray:
-    """Holdout rows old enough to have a known outcome (all of them without a window)."""
-    rows = result.split.test
-    created = result.config.time.created
-    if window is None or not created:
-        return rows
-    age = (result.data.as_of - result.data.frame[created].iloc[rows]) / pd.Timedelta(days=1)
-    return rows[(age >= window).to_numpy()]
-
-
-def _window(config: TaskConfig) -> int | None:
-    return config.retrain.conversion_window_days or config.target.open_negative_after_days
-
-
 def _same_recipe(a: TaskConfig, b: TaskConfig) -> bool:
     return a.model_dump(exclude=_DATA_KEYS) == b.model_dump(exclude=_DATA_KEYS)
 
@@ -187,37 +169,6 @@ def _segment_gaps(
                 "noise": 2.0 * float(np.sqrt(rate * (1 - rate) / a["n"])),
             }
         )
-    return out
-
-
-def backtest_folds(result: TrainResult, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Rolling-origin folds before the holdout: each tests on a block of the holdout's size
-    and trains on every labelled row created before it (time-split tasks only)."""
-    if result.split.method != "time" or n_folds <= 0:
-        return []
-    train, block = result.split.train, len(result.split.test)
-    folds = []
-    for j in range(1, n_folds + 1):
-        end, start = len(train) - (j - 1) * block, len(train) - j * block
-        if start < block:
-            break
-        folds.append((train[:start], train[start:end]))
-    return folds[::-1]
-
-
-def _backtest(
-    result: TrainResult,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    recipes: dict[str, tuple],
-) -> list[dict]:
-    y = result.labels.to_numpy()
-    out = []
-    for i, (fit, test) in enumerate(folds, start=1):
-        for name, (pipeline, frame) in recipes.items():
-            model = clone(pipeline).fit(frame.iloc[fit], y[fit].astype(int))
-            p = model.predict_proba(frame.iloc[test])[:, 1]
-            row = {"fold": i, "model": name, "n_train": len(fit)}
-            out.append(row | _metrics(y[test].astype(int), p))
     return out
 
 
@@ -367,19 +318,20 @@ def retrain_task(
         champion, label = (None, None)
         if version is not None:
             champion, label = load_bundle(f"models:/{config.name}@champion", uri)
-        rows = judged_rows(result, _window(config))
+        window = conversion_window(config)
+        rows = judged_rows(result, window)
         if len(rows) < 10:
             raise CRMPredictError(
                 f"only {len(rows)} holdout leads are older than the conversion window "
-                f"({_window(config)} days, retrain.conversion_window_days); need more data"
+                f"({window} days, retrain.conversion_window_days); need more data"
             )
         y = result.labels.to_numpy()[rows].astype(int)
         p_new = challenger.pipeline.predict_proba(result.frame.iloc[rows])[:, 1]
         holdout = {
             "rows": len(rows),
             "holdout_rows": len(result.split.test),
-            "conversion_window_days": _window(config),
-            "challenger": _metrics(y, p_new),
+            "conversion_window_days": window,
+            "challenger": holdout_metrics(y, p_new),
         }
         progress.step("judging both on the most recent holdout")
         segments, backtest, drift = [], [], None
@@ -387,7 +339,7 @@ def retrain_task(
         if champion is not None:
             old_frame = _champion_frame(champion, data)
             p_old = champion.pipeline.predict_proba(old_frame.iloc[rows])[:, 1]
-            holdout["champion"] = _metrics(y, p_old)
+            holdout["champion"] = holdout_metrics(y, p_old)
             segments = _segment_gaps(result, rows, y, p_new, p_old)
             if not _same_recipe(champion.config, config):
                 recipes["champion"] = (champion.pipeline, old_frame)
@@ -403,7 +355,7 @@ def retrain_task(
                 }
         progress.step("rolling-origin backtests")
         folds = backtest_folds(result, config.retrain.backtest_folds)
-        backtest = _backtest(result, folds, recipes)
+        backtest = run_backtest(result, folds, recipes)
         if champion is None:
             promote, checks, reasons = True, [], ["no champion yet: the challenger becomes it"]
             decision = "first"

@@ -95,3 +95,66 @@ def split_task(data: TaskData, labels: pd.Series, config: TaskConfig) -> Split:
         "records"
     )
     return Split(train, np.sort(test), "stratified", desc, s.validation_size)
+
+
+def validation_folds(
+    split: Split, labels: pd.Series, n_folds: int, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fit / validation row positions inside the training part; the holdout is never used.
+
+    A time split gets rolling-origin folds: ``n_folds`` consecutive blocks of
+    ``validation_size`` of the training rows, the last one ending where the holdout
+    starts, each fitted on every training row created before it. A stratified split gets
+    stratified K-fold (one random ``validation_size`` slice when ``n_folds`` is 1).
+
+    Parameters
+    ----------
+    split : Split
+        From :func:`split_task`.
+    labels : Series
+        From :func:`training_labels` (used to stratify).
+    n_folds : int
+        Folds wanted; a time split keeps only those with at least one block to fit on.
+    seed : int
+        Shuffling seed of the stratified folds.
+
+    Returns
+    -------
+    list of (fit rows, validation rows), oldest first
+
+    Examples
+    --------
+    >>> folds = validation_folds(split, labels, 3)  # doctest: +SKIP
+    >>> [len(v) for _, v in folds]  # doctest: +SKIP
+    [960, 960, 960]
+    """
+    train = split.train
+    block = max(2, int(round(len(train) * split.validation_size)))
+    if split.method == "time" or n_folds <= 1:
+        return rolling_origin_folds(train, n_folds, block)
+    from sklearn.model_selection import StratifiedKFold
+
+    y = labels.to_numpy()[train].astype(int)
+    kfold = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [(train[a], train[b]) for a, b in kfold.split(train, y)]
+
+
+def rolling_origin_folds(
+    rows: np.ndarray, n_folds: int, block: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to ``n_folds`` blocks of ``block`` rows from the end of ``rows`` (time-ordered),
+    each with every earlier row to fit on; folds with less than one block to fit on are
+    dropped. Oldest first.
+
+    Examples
+    --------
+    >>> [(len(f), len(v)) for f, v in rolling_origin_folds(np.arange(10), 3, 2)]
+    [(4, 2), (6, 2), (8, 2)]
+    """
+    folds = []
+    for j in range(1, max(n_folds, 1) + 1):
+        end, start = len(rows) - (j - 1) * block, len(rows) - j * block
+        if start < block:
+            break
+        folds.append((rows[:start], rows[start:end]))
+    return folds[::-1]

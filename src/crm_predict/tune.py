@@ -1,209 +1,55 @@
 """Tune the LightGBM model with Optuna: a resumable, shareable study in an RDB storage.
 
-The data is loaded and the features are built once (:func:`prepare_tuning_data`); every
-trial then only fits :class:`~crm_predict.models.gbm.CalibratedLGBM` with parameters drawn
-from the config's ``tuning.space`` (:func:`make_objective`). Rows are those of
-``train_task``'s training part: the model is fitted on its older share and judged by log
-loss on its most recent ``split.validation_size`` share, so the holdout stays untouched.
-A LightGBM callback reports the booster's validation log loss to Optuna every few rounds,
-and the median pruner stops trials that lag behind. The study lives in a SQLite file (or
-any SQLAlchemy URL, e.g. PostgreSQL): run ``crm-predict tune`` again to resume it, or start
-it on several machines with the same ``--storage`` to share it.
+The data is loaded and the features are built once per run; every trial then fits
+:class:`~crm_predict.models.gbm.CalibratedLGBM` on ``tuning.folds`` validation folds inside
+the training period (rolling origin; stratified K-fold without dates) with parameters drawn
+from the config's ``tuning.space`` and is scored by the mean validation log loss over the
+folds, so the holdout stays untouched (:mod:`crm_predict.tune_objective`). A LightGBM
+callback reports the running fold mean every few rounds, and the median pruner stops trials
+that lag behind. The study lives in a SQLite file (or any SQLAlchemy URL, e.g. PostgreSQL):
+run ``crm-predict tune`` again to resume it, or start it on several machines with the same
+``--storage`` to share it. The best parameters are written as a config overlay
+(:func:`crm_predict.tune_space.write_overlay`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import optuna
-import pandas as pd
-import yaml
-from sklearn.metrics import log_loss, roc_auc_score
 
-from crm_predict.config import ParamRange, TaskConfig, TuningSpec
-from crm_predict.features import build_model_frame
-from crm_predict.io import atomic_path
-from crm_predict.loading import TaskData, load_task_data
-from crm_predict.models.gbm import DEFAULT_LGBM_PARAMS, PROBABILITY_FLOOR, CalibratedLGBM
+from crm_predict.config import TaskConfig
+from crm_predict.loading import TaskData
 from crm_predict.progress import steps
-from crm_predict.split import split_task, training_labels
-from crm_predict.train import build_pipeline
+from crm_predict.tune_objective import (
+    PruningCallback,
+    TuningData,
+    TuningFold,
+    make_objective,
+    prepare_tuning_data,
+)
+from crm_predict.tune_space import defaults_in, suggest_params, write_overlay
+
+__all__ = [
+    "PruningCallback",
+    "TuningData",
+    "TuningFold",
+    "TuningResult",
+    "default_storage",
+    "make_objective",
+    "open_study",
+    "prepare_tuning_data",
+    "suggest_params",
+    "tune_task",
+    "write_overlay",
+]
 
 OBJECTIVE = "valid_log_loss"
-
-
-@dataclass
-class TuningData:
-    """Feature matrices shared by every trial (built once per study run)."""
-
-    config: TaskConfig
-    X_fit: pd.DataFrame
-    y_fit: np.ndarray
-    X_valid: pd.DataFrame
-    y_valid: np.ndarray
-
-
-def prepare_tuning_data(config: TaskConfig, data: TaskData | None = None) -> TuningData:
-    """Load the task, split it as ``train_task`` does and build the features once.
-
-    The features are fitted on the older part of the training rows only, so the validation
-    rows are new to them as well.
-
-    Parameters
-    ----------
-    config : TaskConfig
-        The task.
-    data : TaskData, optional
-        Already loaded data.
-
-    Returns
-    -------
-    TuningData
-
-    Examples
-    --------
-    >>> prepared = prepare_tuning_data(load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
-    >>> prepared.X_fit.shape[0] > prepared.X_valid.shape[0]  # doctest: +SKIP
-    True
-    """
-    data = data if data is not None else load_task_data(config)
-    frame, aggregator = build_model_frame(data, config)
-    acts = list(aggregator.get_feature_names_out()) if aggregator else None
-    labels = training_labels(data, config)
-    split = split_task(data, labels, config)
-    y = labels.to_numpy()
-    n_valid = max(2, int(round(len(split.train) * config.split.validation_size)))
-    fit_rows, valid_rows = split.train[:-n_valid], split.train[-n_valid:]
-    features = build_pipeline(config, "passthrough", acts, data.as_of)
-    X_fit = features.fit_transform(frame.iloc[fit_rows], y[fit_rows].astype(int))
-    X_valid = features.transform(frame.iloc[valid_rows])
-    return TuningData(config, X_fit, y[fit_rows].astype(int), X_valid, y[valid_rows].astype(int))
-
-
-def suggest_params(trial: optuna.Trial, space: dict[str, ParamRange]) -> dict[str, float | int]:
-    """Draw one value per parameter of the search space.
-
-    Examples
-    --------
-    >>> study = optuna.create_study()
-    >>> params = suggest_params(study.ask(), {"num_leaves": ParamRange(low=4, high=64,
-    ...     integer=True)})
-    >>> 4 <= params["num_leaves"] <= 64
-    True
-    """
-    out: dict[str, float | int] = {}
-    for name, r in space.items():
-        if r.integer:
-            out[name] = trial.suggest_int(name, int(r.low), int(r.high), log=r.log)
-        else:
-            out[name] = trial.suggest_float(name, r.low, r.high, log=r.log)
-    return out
-
-
-class PruningCallback:
-    """A LightGBM callback that reports the validation log loss to an Optuna trial.
-
-    Every ``every`` rounds the value is reported as the trial's intermediate value at that
-    round; when the pruner says the trial lags behind the others at the same round,
-    :class:`optuna.TrialPruned` stops the fit.
-
-    Parameters
-    ----------
-    trial : optuna.Trial
-    every : int
-        Rounds between reports (each report is a write to the study storage).
-    """
-
-    def __init__(self, trial: optuna.Trial, every: int = 10) -> None:
-        self.trial = trial
-        self.every = every
-
-    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
-        step = env.iteration + 1
-        if step % self.every:
-            return
-        values = [r[2] for r in env.evaluation_result_list if r[1] in ("binary_logloss", "logloss")]
-        if not values:
-            return
-        self.trial.report(float(values[0]), step)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"validation log loss {values[0]:.4f} at round {step}")
-
-
-class _ReportingBooster(lgb.LGBMClassifier):
-    """An LGBMClassifier that adds extra callbacks to every ``fit``."""
-
-    _extra_callbacks: tuple = ()
-
-    def fit(self, X, y, **kwargs):
-        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *self._extra_callbacks]
-        return super().fit(X, y, **kwargs)
-
-
-class _PrunableLGBM(CalibratedLGBM):
-    """CalibratedLGBM whose booster also calls a trial's pruning callback (tuning only)."""
-
-    _callbacks: tuple = ()
-
-    def _booster(self) -> lgb.LGBMClassifier:
-        booster = _ReportingBooster(**super()._booster().get_params())
-        booster._extra_callbacks = self._callbacks
-        return booster
-
-
-def make_objective(
-    prepared: TuningData, spec: TuningSpec | None = None
-) -> Callable[[optuna.Trial], float]:
-    """Return the Optuna objective: validation log loss of one parameter draw.
-
-    The returned function closes over the prepared matrices, so a study reuses them.
-
-    Parameters
-    ----------
-    prepared : TuningData
-        From :func:`prepare_tuning_data`.
-    spec : TuningSpec, optional
-        Search space and budget (default: the config's ``tuning`` section).
-
-    Returns
-    -------
-    callable
-        ``objective(trial) -> float``; records ``roc_auc``, ``best_iteration``,
-        ``fit_seconds`` and ``worker`` (host:pid) as the trial's user attributes.
-    """
-    config = prepared.config
-    spec = spec or config.tuning
-
-    def objective(trial: optuna.Trial) -> float:
-        params = {**suggest_params(trial, spec.space), "n_estimators": spec.max_estimators}
-        model = _PrunableLGBM(
-            params=params,
-            validation_fraction=config.split.validation_size,
-            early_stopping_rounds=spec.early_stopping_rounds,
-            random_state=config.seed,
-        )
-        model._callbacks = (PruningCallback(trial, spec.report_every),)
-        # Which machine and process ran it: several workers may share one study.
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        start = time.perf_counter()
-        model.fit(prepared.X_fit, prepared.y_fit)
-        p = model.predict_proba(prepared.X_valid)[:, 1]
-        y = prepared.y_valid
-        trial.set_user_attr("fit_seconds", round(time.perf_counter() - start, 3))
-        trial.set_user_attr("best_iteration", int(model.booster_.best_iteration_ or 0))
-        if 0 < y.sum() < len(y):
-            trial.set_user_attr("roc_auc", float(roc_auc_score(y, p)))
-        return float(log_loss(y, np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)))
-
-    return objective
 
 
 def default_storage(workdir: str | Path | None = None) -> str:
@@ -254,18 +100,8 @@ def open_study(
     study = optuna.load_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner)
     if not study.trials and worker == 0:
         study.set_user_attr("task", config.name)
-        study.enqueue_trial(_defaults_in(spec.space), user_attrs={"defaults": True})
+        study.enqueue_trial(defaults_in(spec.space), user_attrs={"defaults": True})
     return study
-
-
-def _defaults_in(space: dict[str, ParamRange]) -> dict[str, float | int]:
-    """The built-in LightGBM defaults that lie in the search space (the first trial)."""
-    out: dict[str, float | int] = {}
-    for name, r in space.items():
-        value = DEFAULT_LGBM_PARAMS.get(name)
-        if isinstance(value, int | float) and r.low <= value <= r.high:
-            out[name] = int(value) if r.integer else float(value)
-    return out
 
 
 @dataclass
@@ -284,41 +120,6 @@ class TuningResult:
     overlay: Path | None
     seconds: float
     tracking: dict
-
-
-def write_overlay(
-    config_path: str | Path, params: dict, output: str | Path, note: str = ""
-) -> Path:
-    """Write a config overlay that ``extends`` ``config_path`` with tuned ``gbm.params``.
-
-    Parameters
-    ----------
-    config_path : str or Path
-        The tuned task's YAML.
-    params : dict
-        LightGBM parameters.
-    output : str or Path
-        The overlay YAML (written atomically).
-    note : str
-        A comment line on top (study, trial, score).
-
-    Returns
-    -------
-    Path
-
-    Examples
-    --------
-    >>> write_overlay("configs/leads_demo.yaml", {"num_leaves": 15}, "tuned.yaml")  # doctest: +SKIP
-    PosixPath('tuned.yaml')
-    """
-    output = Path(output).resolve()
-    parent = os.path.relpath(Path(config_path).resolve(), output.parent)
-    clean = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()}
-    body = yaml.safe_dump({"gbm": {"params": clean}}, sort_keys=True)
-    header = "".join(f"# {line}\n" for line in note.splitlines() if line)
-    with atomic_path(output) as tmp:
-        tmp.write_text(f"{header}extends: {parent}\n{body}", encoding="utf-8")
-    return output
 
 
 def _value(trial: optuna.trial.FrozenTrial | None) -> float | None:
@@ -463,7 +264,8 @@ def _summarise(study, before, storage, config, config_path, output, workdir) -> 
         default_value = _value(defaults[0]) if defaults else None
         note = (
             f"Tuned by crm-predict tune: study '{study.study_name}', trial {best.number} of "
-            f"{len(study.trials)}, validation log loss {best.value:.5f}"
+            f"{len(study.trials)}, mean validation log loss over {config.tuning.folds} folds "
+            f"{best.value:.5f}"
             + (f" (defaults {default_value:.5f})" if default_value is not None else "")
         )
         overlay = write_overlay(config_path, params, target, note)

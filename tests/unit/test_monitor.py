@@ -12,13 +12,12 @@ import pytest
 from crm_predict.config import parse_config
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.monitor import (
-    PSI_MAJOR,
     compare_profile,
     drift_table,
-    psi,
     reference_profile,
     write_drift_json,
 )
+from crm_predict.psi import PSI_MAJOR, psi
 
 
 def test_psi_matches_a_hand_computed_example():

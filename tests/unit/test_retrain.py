@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from crm_predict.backtest import backtest_folds, judged_rows
 from crm_predict.config import parse_config
 from crm_predict.datasets import NEW_SOURCE, make_leads
 from crm_predict.io import write_table
 from crm_predict.monitor import monitor_leads
-from crm_predict.retrain import backtest_folds, decide, judged_rows, retrain_task
+from crm_predict.retrain import decide, retrain_task
 from crm_predict.tracking import PREVIOUS_CHAMPION, champion_version, log_training
 from crm_predict.train import train_task
 from tests.helpers import synthetic_task

@@ -8,20 +8,25 @@ import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import optuna
+import pandas as pd
 import pytest
 import yaml
 
 from crm_predict.config import ParamRange, load_config
-from crm_predict.train import make_estimator
-from crm_predict.tune import (
-    PruningCallback,
-    default_storage,
-    open_study,
-    suggest_params,
-    tune_task,
-    write_overlay,
+from crm_predict.loading import load_task_data
+from crm_predict.split import (
+    Split,
+    rolling_origin_folds,
+    split_task,
+    training_labels,
+    validation_folds,
 )
+from crm_predict.train import make_estimator
+from crm_predict.tune import default_storage, open_study, tune_task
+from crm_predict.tune_objective import PruningCallback, prepare_tuning_data
+from crm_predict.tune_space import suggest_params, write_overlay
 from tests.helpers import synthetic_task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +91,55 @@ def test_pruning_callback_reports_every_few_rounds_and_stops_a_lagging_trial():
         callback(_env(29, 0.6))
 
 
+def test_pruning_reports_the_running_fold_mean_at_steps_after_earlier_folds():
+    trial = _Trial(prune_at=10**9)
+    callback = PruningCallback(trial, every=10, offset=2 * 150, done=(0.60, 0.64))
+    callback(_env(9, 0.68))
+    assert trial.reports == [(310, pytest.approx((0.60 + 0.64 + 0.68) / 3))]
+    trial.prune_at = 320
+    with pytest.raises(optuna.TrialPruned, match="fold 3, round 20"):
+        callback(_env(19, 0.66))
+
+
+def test_rolling_origin_folds_end_at_the_holdout_and_fit_only_on_earlier_rows():
+    rows = np.arange(100, 200)
+    folds = rolling_origin_folds(rows, 3, 20)
+    assert [(len(f), len(v)) for f, v in folds] == [(40, 20), (60, 20), (80, 20)]
+    assert folds[-1][1][-1] == rows[-1]
+    for fit, valid in folds:
+        assert fit.max() < valid.min() and np.array_equal(fit, rows[: len(fit)])
+    # Too little history for a third block: only the folds with a block to fit on.
+    assert len(rolling_origin_folds(rows[:50], 3, 20)) == 1
+
+
+def test_without_dates_the_folds_are_stratified_k_fold_over_the_training_rows():
+    train = np.arange(0, 400, 2)
+    labels = pd.Series(np.nan, index=range(400))
+    labels.iloc[train] = np.tile([1.0, 0.0, 0.0, 0.0], 50)
+    split = Split(train, np.arange(1, 400, 2), "stratified", "", 0.2)
+    folds = validation_folds(split, labels, 4, seed=0)
+    assert len(folds) == 4
+    assert np.array_equal(np.sort(np.concatenate([v for _, v in folds])), train)
+    for fit, valid in folds:
+        assert not set(fit) & set(valid) and set(fit) | set(valid) == set(train)
+        assert labels.iloc[valid].mean() == pytest.approx(0.25)
+
+
+def test_tuning_folds_are_time_ordered_inside_the_training_period(tmp_path):
+    cfg, _ = _task(tmp_path)
+    prepared = prepare_tuning_data(cfg)
+    assert len(prepared.folds) == cfg.tuning.folds == 3
+    sizes = [len(f.y_fit) for f in prepared.folds]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    assert len({len(f.y_valid) for f in prepared.folds}) == 1
+    # The last fold ends where the holdout (the most recent test_size share) begins.
+    data = load_task_data(cfg)
+    labels = training_labels(data, cfg)
+    split = split_task(data, labels, cfg)
+    assert sizes[-1] + len(prepared.folds[-1].y_valid) == len(split.train)
+    assert len(split.train) + len(split.test) == int(labels.notna().sum())
+
+
 def test_overlay_extends_the_config_and_trains_with_the_tuned_parameters(tmp_path):
     _, path = _task(tmp_path)
     overlay = write_overlay(
@@ -103,6 +157,9 @@ def test_study_resumes_starts_from_the_defaults_and_writes_the_best_overlay(tmp_
     first = tune_task(cfg, n_trials=2, config_path=path, workdir=tmp_path, track=False, quiet=True)
     assert first.trials_run == 2 and first.trials_total == 2
     assert first.default_value is not None and first.best_value <= first.default_value
+    study = optuna.load_study(study_name="leads_test-gbm", storage=default_storage(tmp_path))
+    losses = study.trials[0].user_attrs["fold_log_loss"]
+    assert len(losses) == 3 and study.trials[0].value == pytest.approx(np.mean(losses), abs=1e-5)
     again = tune_task(cfg, n_trials=1, config_path=path, workdir=tmp_path, track=False, quiet=True)
     assert again.trials_run == 1 and again.trials_total == 3
     study = optuna.load_study(study_name="leads_test-gbm", storage=default_storage(tmp_path))

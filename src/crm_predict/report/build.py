@@ -22,7 +22,9 @@ from crm_predict.bundle import ModelBundle
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.io import iter_file, read_table
 from crm_predict.loading import apply_joins
+from crm_predict.report.cx import build_cx
 from crm_predict.report.drivers import Drivers, Waterfall, explain_leads
+from crm_predict.retention import is_churn
 from crm_predict.score import _Scorer, score_leads
 
 OWNER_FIELDS = ("owner", "sales_agent")
@@ -83,6 +85,12 @@ class ReportData:
     drift : dict or None
         A drift check of the list against the training leads
         (:meth:`crm_predict.monitor.DriftResult.to_dict`), computed elsewhere.
+    kind : str
+        ``conversion`` or ``churn`` (the page then speaks of customers and churn).
+    cx : CXData or None
+        Churn tasks: the CX metrics and the at-risk list (:mod:`crm_predict.report.cx`).
+        ``leads`` then also carries ``p_convert`` equal to the score file's ``p_churn``,
+        which the shared sections read.
     """
 
     card: dict
@@ -104,6 +112,8 @@ class ReportData:
     grade_counts: dict[str, int] = field(default_factory=dict)
     drift: dict | None = None
     timing: dict | None = None
+    kind: str = "conversion"
+    cx: object | None = None
 
     @property
     def top_leads(self) -> pd.DataFrame:
@@ -222,6 +232,8 @@ def build_report(
         leads = pd.read_parquet(summary.output)
         rejected = _rejected(summary.rejected)
     leads = leads.sort_values("rank", kind="stable").reset_index(drop=True)
+    if "p_churn" in leads.columns and "p_convert" not in leads.columns:
+        leads["p_convert"] = leads["p_churn"]  # the shared sections read p_convert
     id_col = config.id_column
     scorer = _Scorer(bundle, as_of, activities)
     owner_field = owner_field_of(bundle)
@@ -265,6 +277,8 @@ def build_report(
         top=top,
         grade_counts={g: int(counts.get(g, 0)) for g in ("A", "B", "C", "D")},
         timing=dict(timing.card) if timing is not None else None,
+        kind="churn" if is_churn(config) else "conversion",
+        cx=build_cx(config, as_of, leads, top) if config.churn is not None else None,
     )
 
 

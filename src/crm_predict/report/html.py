@@ -422,7 +422,7 @@ def render_html(data: ReportData) -> str:
             for o in data.owner_lists()
         ]
     task = data.card.get("task") or "Lead"
-    return template.render(
+    html = template.render(
         title=f"{label_of(task)}: lead scoring report",
         css=Markup(CSS),
         sections=_SECTIONS
@@ -456,3 +456,8 @@ def render_html(data: ReportData) -> str:
         facts=_facts(data),
         forest_levels=FOREST_LEVELS,
     )
+    if getattr(data, "kind", "conversion") == "churn":
+        from crm_predict.report.cx import churn_page
+
+        html = churn_page(html, data)  # churn wording, at-risk list, CX page
+    return html

@@ -1,0 +1,284 @@
+"""The tuning objective: mean validation log loss over folds inside the training period.
+
+The data is loaded and the features are built once per study run
+(:func:`prepare_tuning_data`): the training part of ``train_task``'s split is cut into
+``tuning.folds`` validation folds (:func:`crm_predict.split.validation_folds`: rolling
+origin for a time split, stratified K-fold without dates) and the feature pipeline is
+fitted once per fold on that fold's fit rows. Every trial then only fits
+:class:`~crm_predict.models.gbm.CalibratedLGBM` per fold (:func:`make_objective`) and is
+scored by the mean calibrated log loss over the folds; the holdout is never seen. Averaging
+over several time-ordered folds keeps the study from fitting the noise of one slice.
+
+A LightGBM callback (:class:`PruningCallback`) reports the running fold mean of the
+booster's early-stopping log loss every few rounds, so the median pruner can stop a trial
+that lags behind the others at the same fold and round.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from crm_predict.config import TaskConfig, TuningSpec
+from crm_predict.features import build_model_frame
+from crm_predict.loading import TaskData, load_task_data
+from crm_predict.models.gbm import PROBABILITY_FLOOR, CalibratedLGBM
+from crm_predict.split import split_task, training_labels, validation_folds
+from crm_predict.train import build_pipeline
+from crm_predict.tune_space import suggest_params
+
+
+@dataclass
+class TuningFold:
+    """Feature matrices of one validation fold (features fitted on its fit rows only)."""
+
+    X_fit: pd.DataFrame
+    y_fit: np.ndarray
+    X_valid: pd.DataFrame
+    y_valid: np.ndarray
+
+
+@dataclass
+class TuningData:
+    """The validation folds shared by every trial (built once per study run)."""
+
+    config: TaskConfig
+    folds: list[TuningFold]
+
+
+def prepare_tuning_data(config: TaskConfig, data: TaskData | None = None) -> TuningData:
+    """Load the task, split it as ``train_task`` does and build each fold's features once.
+
+    Parameters
+    ----------
+    config : TaskConfig
+        The task; ``tuning.folds`` sets the number of folds.
+    data : TaskData, optional
+        Already loaded data.
+
+    Returns
+    -------
+    TuningData
+
+    Raises
+    ------
+    ValueError
+        When the training rows are too few for one fold with both outcomes.
+
+    Examples
+    --------
+    >>> prepared = prepare_tuning_data(load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
+    >>> len(prepared.folds)  # doctest: +SKIP
+    3
+    """
+    data = data if data is not None else load_task_data(config)
+    frame, aggregator = build_model_frame(data, config)
+    acts = list(aggregator.get_feature_names_out()) if aggregator else None
+    labels = training_labels(data, config)
+    split = split_task(data, labels, config)
+    y = labels.to_numpy()
+    folds = []
+    for fit_rows, valid_rows in validation_folds(
+        split, labels, config.tuning.folds, config.split.seed
+    ):
+        y_fit = y[fit_rows].astype(int)
+        if len(np.unique(y_fit)) < 2:
+            continue
+        features = build_pipeline(config, "passthrough", acts, data.as_of)
+        X_fit = features.fit_transform(frame.iloc[fit_rows], y_fit)
+        X_valid = features.transform(frame.iloc[valid_rows])
+        folds.append(TuningFold(X_fit, y_fit, X_valid, y[valid_rows].astype(int)))
+    if not folds:
+        raise ValueError(
+            f"task '{config.name}' has too few labelled training records "
+            f"({len(split.train):,}) for one tuning fold; lower tuning.folds or "
+            "split.validation_size, or add data"
+        )
+    return TuningData(config, folds)
+
+
+class PruningCallback:
+    """A LightGBM callback that reports the running fold-mean log loss to an Optuna trial.
+
+    Every ``every`` rounds the mean of ``done`` (the finished folds' early-stopping log
+    losses) and the current round's validation log loss is reported as the trial's
+    intermediate value at step ``offset + round``; when the pruner says the trial lags
+    behind the others at that step, :class:`optuna.TrialPruned` stops the fit.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+    every : int
+        Rounds between reports (each report is a write to the study storage).
+    offset : int
+        Added to the round (fold number times the round cap), so that steps of different
+        folds never collide.
+    done : sequence of float
+        Log losses of the trial's folds already fitted.
+
+    Examples
+    --------
+    >>> cb = PruningCallback(study.ask(), every=10, offset=2000, done=[0.61])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, trial: optuna.Trial, every: int = 10, offset: int = 0, done: tuple = ()
+    ) -> None:
+        self.trial = trial
+        self.every = every
+        self.offset = offset
+        self.done = tuple(done)
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        step = env.iteration + 1
+        if step % self.every:
+            return
+        values = [r[2] for r in env.evaluation_result_list if r[1] in ("binary_logloss", "logloss")]
+        if not values:
+            return
+        value = (sum(self.done) + float(values[0])) / (len(self.done) + 1)
+        self.trial.report(value, self.offset + step)
+        if self.trial.should_prune():
+            fold = len(self.done) + 1
+            raise optuna.TrialPruned(
+                f"mean validation log loss {value:.4f} at fold {fold}, round {step}"
+            )
+
+
+class _ReportingBooster(lgb.LGBMClassifier):
+    """An LGBMClassifier that adds extra callbacks to every ``fit``."""
+
+    _extra_callbacks: tuple = ()
+
+    def fit(self, X, y, **kwargs):
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *self._extra_callbacks]
+        return super().fit(X, y, **kwargs)
+
+
+class _RawScore(ClassifierMixin, BaseEstimator):
+    """Reads log-odds computed beforehand from the single column it is given."""
+
+    classes_ = np.array([0, 1])
+
+    def fit(self, X, y):
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X, dtype=float)[:, 0]
+
+    def predict(self, X) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(int)
+
+
+class _PrunableLGBM(CalibratedLGBM):
+    """CalibratedLGBM whose booster also calls a trial's pruning callback (tuning only).
+
+    The choice of calibration method scores the model's log-odds once and cross-validates
+    the calibrators on them (the same fits as :class:`CalibratedLGBM` does, without
+    recomputing the logistic base's features for every calibration fold).
+    """
+
+    _callbacks: tuple = ()
+
+    def _booster(self) -> lgb.LGBMClassifier:
+        booster = _ReportingBooster(**super()._booster().get_params())
+        booster._extra_callbacks = self._callbacks
+        return booster
+
+    def _cv_brier(self, method: str, X: pd.DataFrame, y: np.ndarray) -> float:
+        raw = self.model_.decision_function(X).reshape(-1, 1)
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.random_state)
+        pred = np.empty(len(y))
+        for fit_idx, test_idx in folds.split(raw, y):
+            cal = CalibratedClassifierCV(FrozenEstimator(_RawScore()), method=method)
+            cal.fit(raw[fit_idx], y[fit_idx])
+            pred[test_idx] = cal.predict_proba(raw[test_idx])[:, 1]
+        return float(brier_score_loss(y, pred))
+
+
+def _best_score(booster: lgb.LGBMClassifier) -> float:
+    """The booster's early-stopping log loss at its best round."""
+    for scores in booster.best_score_.values():
+        for name, value in scores.items():
+            if name in ("binary_logloss", "logloss"):
+                return float(value)
+    return float("nan")
+
+
+def make_objective(
+    prepared: TuningData, spec: TuningSpec | None = None
+) -> Callable[[optuna.Trial], float]:
+    """Return the Optuna objective: mean validation log loss of one draw over the folds.
+
+    The returned function closes over the prepared folds, so a study reuses them.
+
+    Parameters
+    ----------
+    prepared : TuningData
+        From :func:`prepare_tuning_data`.
+    spec : TuningSpec, optional
+        Search space and budget (default: the config's ``tuning`` section).
+
+    Returns
+    -------
+    callable
+        ``objective(trial) -> float``; records ``fold_log_loss``, ``roc_auc`` (fold mean),
+        ``fold_best_iteration``, ``best_iteration`` (the latest fold's), ``fit_seconds``
+        and ``worker`` (host:pid) as the trial's user attributes.
+
+    Examples
+    --------
+    >>> study.optimize(make_objective(prepare_tuning_data(cfg)), n_trials=10)  # doctest: +SKIP
+    """
+    config = prepared.config
+    spec = spec or config.tuning
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**suggest_params(trial, spec.space), "n_estimators": spec.max_estimators}
+        # Which machine and process ran it: several workers may share one study.
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        start = time.perf_counter()
+        losses, aucs, rounds, running = [], [], [], []
+        for k, fold in enumerate(prepared.folds):
+            model = _PrunableLGBM(
+                params=params,
+                validation_fraction=config.split.validation_size,
+                early_stopping_rounds=spec.early_stopping_rounds,
+                random_state=config.seed,
+            )
+            model._callbacks = (
+                PruningCallback(trial, spec.report_every, k * spec.max_estimators, running),
+            )
+            model.fit(fold.X_fit, fold.y_fit)
+            running.append(_best_score(model.booster_))
+            p = np.clip(model.predict_proba(fold.X_valid)[:, 1], PROBABILITY_FLOOR, 1)
+            y = fold.y_valid
+            losses.append(float(log_loss(y, np.minimum(p, 1 - PROBABILITY_FLOOR), labels=[0, 1])))
+            rounds.append(int(model.booster_.best_iteration_ or 0))
+            if 0 < y.sum() < len(y):
+                aucs.append(float(roc_auc_score(y, p)))
+        trial.set_user_attr("fit_seconds", round(time.perf_counter() - start, 3))
+        trial.set_user_attr("fold_log_loss", [round(v, 6) for v in losses])
+        trial.set_user_attr("fold_best_iteration", rounds)
+        trial.set_user_attr("best_iteration", rounds[-1])
+        if aucs:
+            trial.set_user_attr("roc_auc", float(np.mean(aucs)))
+        return float(np.mean(losses))
+
+    return objective
