@@ -41,6 +41,11 @@ def _config(folder: Path, **over) -> object:
     return parse_config(raw, origin="test")
 
 
+def _no_backtest(config) -> object:
+    retrain = config.retrain.model_copy(update={"backtest_folds": 0})
+    return config.model_copy(update={"retrain": retrain})
+
+
 def _export(folder: Path, drift_from: str | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     crm = make_leads(N_LEADS, SEED, drift_from)
@@ -99,7 +104,9 @@ def test_drifted_market_promotes_the_challenger_and_keeps_the_old_one_reachable(
     uri = _uri(store)
     old = champion_version("leads_test", uri)
     client = MlflowClient(uri)
-    dry = retrain_task(world["drifted"], dry_run=True, workdir=store, quiet=True)
+    # The backtest does not change this decision (same recipe: no champion backtest to
+    # compare with), so the dry run skips it; the real run below runs and records it.
+    dry = retrain_task(_no_backtest(world["drifted"]), dry_run=True, workdir=store, quiet=True)
     assert dry.decision == "promote" and dry.tracking == {}
     assert len(client.search_model_versions("name='leads_test'")) == 1
     assert champion_version("leads_test", uri) == old
@@ -111,6 +118,8 @@ def test_drifted_market_promotes_the_challenger_and_keeps_the_old_one_reachable(
     h = result.holdout
     assert h["challenger"]["brier"] < h["champion"]["brier"]
     assert result.drift is not None and result.drift["max_psi"] > 0.25
+    assert [(b["fold"], b["model"]) for b in result.backtest] == [(1, "challenger")]
+    assert 0 < result.backtest[0]["n_train"] < len(result.challenger.split.train)
     tags = client.get_model_version("leads_test", new).tags
     assert tags["retrain_decision"] == "promote"
     run = result.tracking["run_id"]
@@ -125,7 +134,7 @@ def test_unchanged_market_keeps_the_champion(world):
     store = _store(world, "store_same")
     uri = _uri(store)
     old = champion_version("leads_test", uri)
-    result = retrain_task(world["clean"], workdir=store, quiet=True)
+    result = retrain_task(_no_backtest(world["clean"]), workdir=store, quiet=True)
     assert result.decision == "keep"
     assert any("Brier" in r for r in result.reasons)
     assert champion_version("leads_test", uri) == old

@@ -31,11 +31,11 @@ from tests.helpers import synthetic_task
 
 REPO = Path(__file__).resolve().parents[2]
 # Small and quick: a few hundred boosting rounds at most, early stopping after 20.
-FAST = {"max_estimators": 150, "early_stopping_rounds": 20, "startup_trials": 2}
+FAST = {"max_estimators": 150, "early_stopping_rounds": 20, "startup_trials": 2, "folds": 2}
 
 
-def _task(tmp_path: Path, n_leads: int = 1500) -> tuple[object, Path]:
-    cfg = synthetic_task(n_leads=n_leads, seed=3, tuning=FAST)
+def _task(tmp_path: Path, n_leads: int = 1500, **tuning) -> tuple[object, Path]:
+    cfg = synthetic_task(n_leads=n_leads, seed=3, tuning={**FAST, **tuning})
     path = tmp_path / "task.yaml"
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     return cfg, path
@@ -117,8 +117,8 @@ def test_without_dates_the_folds_are_stratified_k_fold_over_the_training_rows():
     labels = pd.Series(np.nan, index=range(400))
     labels.iloc[train] = np.tile([1.0, 0.0, 0.0, 0.0], 50)
     split = Split(train, np.arange(1, 400, 2), "stratified", "", 0.2)
-    folds = validation_folds(split, labels, 4, seed=0)
-    assert len(folds) == 4
+    folds = validation_folds(split, labels, 5, seed=0)
+    assert len(folds) == 5
     assert np.array_equal(np.sort(np.concatenate([v for _, v in folds])), train)
     for fit, valid in folds:
         assert not set(fit) & set(valid) and set(fit) | set(valid) == set(train)
@@ -126,9 +126,9 @@ def test_without_dates_the_folds_are_stratified_k_fold_over_the_training_rows():
 
 
 def test_tuning_folds_are_time_ordered_inside_the_training_period(tmp_path):
-    cfg, _ = _task(tmp_path)
+    cfg, _ = _task(tmp_path, folds=3)
     prepared = prepare_tuning_data(cfg)
-    assert len(prepared.folds) == cfg.tuning.folds == 3
+    assert len(prepared.folds) == 3
     sizes = [len(f.y_fit) for f in prepared.folds]
     assert sizes == sorted(sizes) and len(set(sizes)) == 3
     assert len({len(f.y_valid) for f in prepared.folds}) == 1
@@ -159,7 +159,7 @@ def test_study_resumes_starts_from_the_defaults_and_writes_the_best_overlay(tmp_
     assert first.default_value is not None and first.best_value <= first.default_value
     study = optuna.load_study(study_name="leads_test-gbm", storage=default_storage(tmp_path))
     losses = study.trials[0].user_attrs["fold_log_loss"]
-    assert len(losses) == 3 and study.trials[0].value == pytest.approx(np.mean(losses), abs=1e-5)
+    assert len(losses) == 2 and study.trials[0].value == pytest.approx(np.mean(losses), abs=1e-5)
     again = tune_task(cfg, n_trials=1, config_path=path, workdir=tmp_path, track=False, quiet=True)
     assert again.trials_run == 1 and again.trials_total == 3
     study = optuna.load_study(study_name="leads_test-gbm", storage=default_storage(tmp_path))

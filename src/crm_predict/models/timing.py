@@ -7,15 +7,17 @@ event of interest (a lead converting, a customer churning) and of the competing 
 lead lost), so segments may differ in *how often* and in *how fast* they reach the event.
 
 Open records are right-censored: they contribute the periods they were seen open, never a
-negative label. A record censored part-way through a period contributes that period with
-a weight equal to the share of it that was observed (the actuarial correction). The
-competing outcome is modelled as its own cause-specific hazard, not censored: a lost lead
-can no longer convert, so the probability of converting within ``h`` days is the
-cumulative incidence ``CIF(h) = sum_k S(k-1) h_event(k)`` with ``S`` the event-free
-survival. Within a period, events are taken as uniformly spread (linear interpolation).
+negative label (:mod:`crm_predict.models.periods` builds the rows, with the actuarial
+weight of a period observed in part). The competing outcome is modelled as its own
+cause-specific hazard, not censored: a lost lead can no longer convert, so the probability
+of converting within ``h`` days is the cumulative incidence ``CIF(h) = sum_k S(k-1)
+h_event(k)`` with ``S`` the event-free survival. Within a period, events are taken as
+uniformly spread (linear interpolation).
 
 Periods past ``max_days`` share the last period's hazard (its rows keep the period index
-capped), so a record open longer than ``max_days`` is still scored.
+capped), so a record open longer than ``max_days`` is still scored. The hazards are
+recalibrated on the validation slice when that carries forward in time
+(:mod:`crm_predict.models.hazard_calibration`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,18 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-PERIOD_FEATURE = "_period_index"
-CENSORED, EVENT, COMPETING = 0, 1, 2
+from crm_predict.models.hazard_calibration import fit_hazard_calibration, hazard_probabilities
+from crm_predict.models.periods import (
+    CENSORED,
+    COMPETING,
+    EVENT,
+    PERIOD_FEATURE,
+    as_array,
+    expand_periods,
+)
+
+__all__ = ["CENSORED", "COMPETING", "EVENT", "PERIOD_FEATURE", "TimeToConvertModel"]
+
 DEFAULT_PARAMS: dict[str, object] = {
     "learning_rate": 0.1,
     "max_bin": 63,
@@ -44,31 +56,6 @@ DEFAULT_PARAMS: dict[str, object] = {
     "max_cat_to_onehot": 8,
 }
 _BATCH_RECORDS = 4000
-
-
-def _as_array(values, name: str, n: int) -> np.ndarray:
-    arr = np.asarray(values, dtype=float).reshape(-1)
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} values for {n} records")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} has missing values; every record needs one")
-    return arr
-
-
-def _event_codes(events, n: int) -> np.ndarray:
-    raw = np.asarray(events)
-    if raw.dtype == bool:
-        raw = raw.astype(int)
-    codes = np.asarray(raw, dtype=float).reshape(-1)
-    if codes.shape[0] != n:
-        raise ValueError(f"events has {codes.shape[0]} values for {n} records")
-    bad = ~np.isin(codes, (CENSORED, EVENT, COMPETING))
-    if bad.any():
-        raise ValueError(
-            "events must be 0 (still open, censored), 1 (event of interest) or 2 "
-            f"(competing outcome); found {sorted(set(codes[bad].tolist()))[:5]}"
-        )
-    return codes.astype(int)
 
 
 class TimeToConvertModel(BaseEstimator):
@@ -94,6 +81,9 @@ class TimeToConvertModel(BaseEstimator):
         whose rows early-stop the booster; 0 trains ``n_estimators`` rounds on everything.
     early_stopping_rounds : int
         Rounds without improvement of the validation log loss before stopping.
+    recalibrate : bool
+        Recalibrate the hazards on the validation slice, if that holds up on its later half
+        (:mod:`crm_predict.models.hazard_calibration`); needs ``validation_fraction`` > 0.
     random_state : int
         Seed of LightGBM's bagging.
     n_jobs : int
@@ -108,6 +98,8 @@ class TimeToConvertModel(BaseEstimator):
         Periods with their own hazard (``ceil(max_days / period_days)``).
     best_iteration_ : int
         Boosting rounds kept.
+    calibration_ : LogisticRegression or None
+        Hazard recalibration, None where it was not kept (or not tried).
     feature_names_in_ : ndarray of str
         Columns of ``X`` seen in ``fit``.
 
@@ -134,6 +126,7 @@ class TimeToConvertModel(BaseEstimator):
         n_estimators: int = 1000,
         validation_fraction: float = 0.2,
         early_stopping_rounds: int = 50,
+        recalibrate: bool = True,
         random_state: int = 42,
         n_jobs: int = 1,
     ) -> None:
@@ -145,6 +138,7 @@ class TimeToConvertModel(BaseEstimator):
         self.n_estimators = n_estimators
         self.validation_fraction = validation_fraction
         self.early_stopping_rounds = early_stopping_rounds
+        self.recalibrate = recalibrate
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -164,44 +158,8 @@ class TimeToConvertModel(BaseEstimator):
     def period_rows(
         self, X: pd.DataFrame, durations, events, entry=None
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-        """Expand records into record-period rows.
-
-        Returns
-        -------
-        rows : DataFrame
-            ``X``'s columns repeated per period at risk, plus the period index.
-        labels : ndarray
-            0 still open at the period's end, 1 event in the period, 2 competing outcome.
-        weights : ndarray
-            1, or the observed share of the period for a record censored inside it.
-        record : ndarray
-            Position in ``X`` of the record each row belongs to.
-        """
-        n = len(X)
-        t = _as_array(durations, "durations", n)
-        e = _event_codes(events, n)
-        start = np.zeros(n) if entry is None else _as_array(entry, "entry", n)
-        if (t < 0).any() or (start < 0).any():
-            raise ValueError("durations and entry ages must be zero or more days")
-        if (start > t).any():
-            raise ValueError("a record cannot enter (be first seen open) after its event")
-        p = float(self.period_days)
-        first = np.floor(start / p).astype(np.int64)
-        end_period = np.floor(t / p).astype(np.int64)
-        frac = t / p - end_period
-        # Censored records: whole periods survived, plus the partly observed last one.
-        partial = (e == CENSORED) & (frac > 1e-9)
-        last = np.where(e == CENSORED, end_period - 1 + partial, end_period)
-        count = np.maximum(last - first + 1, 0)
-        record = np.repeat(np.arange(n), count)
-        offset = np.arange(len(record)) - np.repeat(np.cumsum(count) - count, count)
-        period = first[record] + offset
-        is_last = offset == count[record] - 1
-        labels = np.where(is_last & (e[record] != CENSORED), e[record], CENSORED)
-        weights = np.where(is_last & partial[record], frac[record], 1.0)
-        rows = X.iloc[record].reset_index(drop=True)
-        rows[PERIOD_FEATURE] = np.minimum(period, self._n_periods() - 1).astype(float)
-        return rows, labels.astype(int), weights, record
+        """``(rows, labels, weights, record)``: see :func:`.periods.expand_periods`."""
+        return expand_periods(X, durations, events, entry, self.period_days, self._n_periods())
 
     def _n_periods(self) -> int:
         return int(np.ceil(self.max_days / self.period_days))
@@ -262,6 +220,14 @@ class TimeToConvertModel(BaseEstimator):
             callbacks=callbacks,
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.n_estimators)
+        self.calibration_ = None
+        if self.recalibrate and valid.any():
+            raw = self.booster_.predict(
+                rows[valid], num_iteration=self.best_iteration_, raw_score=True
+            )
+            self.calibration_ = fit_hazard_calibration(
+                raw, labels[valid], weights[valid], record[valid]
+            )
         self.n_periods_ = self._n_periods()
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -309,7 +275,8 @@ class TimeToConvertModel(BaseEstimator):
             part = X.iloc[lo : lo + _BATCH_RECORDS]
             rows = part.iloc[np.repeat(np.arange(len(part)), G)].reset_index(drop=True)
             rows[PERIOD_FEATURE] = np.tile(reps.astype(float), len(part))
-            prob = self.booster_.predict(rows, num_iteration=self.best_iteration_)
+            raw = self.booster_.predict(rows, num_iteration=self.best_iteration_, raw_score=True)
+            prob = hazard_probabilities(raw, self.calibration_)
             h_event[lo : lo + len(part)] = prob[:, EVENT].reshape(len(part), G)
             h_comp[lo : lo + len(part)] = prob[:, COMPETING].reshape(len(part), G)
         return h_event[:, back], h_comp[:, back]
@@ -320,7 +287,7 @@ class TimeToConvertModel(BaseEstimator):
         """Knot times (days from now) and, at them, cumulative incidence of both outcomes
         conditional on being open at ``age``; linear between knots."""
         n = len(X)
-        age = np.zeros(n) if age is None else _as_array(age, "age", n)
+        age = np.zeros(n) if age is None else as_array(age, "age", n)
         if (age < 0).any():
             raise ValueError("age must be zero or more days (a record created after as_of?)")
         h_event, h_comp = self.hazards(X)
