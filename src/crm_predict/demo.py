@@ -14,7 +14,7 @@ from crm_predict.loading import load_task_data
 from crm_predict.report import write_report
 from crm_predict.score import score_leads
 from crm_predict.tracking import load_bundle, log_training
-from crm_predict.train import train_task, write_metrics
+from crm_predict.train import default_models, train_task, write_metrics
 
 
 def demo_task(leads: Path, activities: Path) -> dict[str, Any]:
@@ -98,17 +98,25 @@ def run_demo(
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     config: TaskConfig = parse_config(raw, origin=str(config_path))
     data = load_task_data(config)
-    result = train_task(config, quiet=quiet, data=data)
+    result = train_task(config, models=default_models(config), quiet=quiet, data=data)
     uris = log_training(result, workdir=workdir)
     metrics = write_metrics(result, workdir)
     leads = read_file(tables["leads"])
     open_leads = workdir / "open_leads.csv"
     write_table(leads[leads["status"] == "open"], open_leads)
     bundle, label = load_bundle(uris["registered_model_uri"], uris["tracking_uri"])
+    timing, _ = load_bundle(uris["timing_registered_model_uri"], uris["tracking_uri"])
     scored = score_leads(
-        bundle, workdir / "scored.csv", as_of=AS_OF, source=open_leads, model_label=label
+        bundle,
+        workdir / "scored.csv",
+        as_of=AS_OF,
+        source=open_leads,
+        model_label=label,
+        timing=timing,
     )
-    report = write_report(bundle, open_leads, workdir / "report.html", as_of=AS_OF, label=label)
+    report = write_report(
+        bundle, open_leads, workdir / "report.html", as_of=AS_OF, label=label, timing=timing
+    )
     return {
         **tables,
         "config": config_path,

@@ -26,11 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import log_loss, roc_auc_score
 
 from crm_predict.config import TaskConfig, TuningSpec
 from crm_predict.features import build_model_frame
@@ -168,31 +164,8 @@ class _ReportingBooster(lgb.LGBMClassifier):
         return super().fit(X, y, **kwargs)
 
 
-class _RawScore(ClassifierMixin, BaseEstimator):
-    """Reads log-odds computed beforehand from the single column it is given."""
-
-    classes_ = np.array([0, 1])
-
-    def fit(self, X, y):
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def decision_function(self, X) -> np.ndarray:
-        return np.asarray(X, dtype=float)[:, 0]
-
-    def predict(self, X) -> np.ndarray:
-        return (self.decision_function(X) > 0).astype(int)
-
-
 class _PrunableLGBM(CalibratedLGBM):
-    """CalibratedLGBM whose booster also calls a trial's pruning callback (tuning only).
-
-    The choice of calibration method scores the model's log-odds once and cross-validates
-    the calibrators on them (the same fits as :class:`CalibratedLGBM` does, without
-    recomputing the logistic base's features for every calibration fold).
-    """
+    """CalibratedLGBM whose booster also calls a trial's pruning callback (tuning only)."""
 
     _callbacks: tuple = ()
 
@@ -200,16 +173,6 @@ class _PrunableLGBM(CalibratedLGBM):
         booster = _ReportingBooster(**super()._booster().get_params())
         booster._extra_callbacks = self._callbacks
         return booster
-
-    def _cv_brier(self, method: str, X: pd.DataFrame, y: np.ndarray) -> float:
-        raw = self.model_.decision_function(X).reshape(-1, 1)
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.random_state)
-        pred = np.empty(len(y))
-        for fit_idx, test_idx in folds.split(raw, y):
-            cal = CalibratedClassifierCV(FrozenEstimator(_RawScore()), method=method)
-            cal.fit(raw[fit_idx], y[fit_idx])
-            pred[test_idx] = cal.predict_proba(raw[test_idx])[:, 1]
-        return float(brier_score_loss(y, pred))
 
 
 def _best_score(booster: lgb.LGBMClassifier) -> float:

@@ -28,7 +28,7 @@ from crm_predict.tracking import PREVIOUS_CHAMPION, champion_version, log_traini
 from crm_predict.train import train_task
 from tests.helpers import synthetic_task
 
-N_LEADS, SEED, DRIFT_FROM = 4000, 11, "2023-10-01"
+N_LEADS, SEED, DRIFT_FROM = 3000, 11, "2023-10-01"
 
 
 def _config(folder: Path, **over) -> object:

