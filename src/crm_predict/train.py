@@ -201,7 +201,11 @@ def make_estimator(name: str, config: TaskConfig):
             chains=spec.chains,
             random_state=config.seed,
         )
-        return Pipeline([("select", FieldSelector([*groups, *numeric])), ("bayes", model)])
+        # Company size enters as its band only: a band effect and a slope on the same count
+        # are nearly collinear, and their posterior is a funnel the sampler struggles with.
+        grouped = [c for c in size if c in groups and c not in (spec.numeric or [])]
+        selector = FieldSelector([*groups, *numeric], grouped_only=grouped or None)
+        return Pipeline([("select", selector), ("bayes", model)])
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_CHOICES)}")
 
 

@@ -18,6 +18,9 @@ class FieldSelector(TransformerMixin, BaseEstimator):
     fields : list of str
         CRM fields to keep, e.g. ``["source", "employees"]`` keeps ``source``,
         ``employees__band`` and ``employees__log1p``.
+    grouped_only : list of str, optional
+        Fields of ``fields`` that enter only through their non-numeric columns (a size
+        field through its band, not also its count: the two say the same thing).
 
     Examples
     --------
@@ -27,13 +30,20 @@ class FieldSelector(TransformerMixin, BaseEstimator):
     ['source', 'employees__log1p']
     """
 
-    def __init__(self, fields: list[str] | None = None) -> None:
+    def __init__(self, fields: list[str] | None = None, grouped_only: list[str] | None = None):
         self.fields = fields
+        self.grouped_only = grouped_only
 
     def fit(self, X: pd.DataFrame, y=None) -> FieldSelector:
         """Find the columns to keep; every listed field must produce at least one."""
         wanted = list(self.fields or [])
-        self.columns_ = [c for c in X.columns if field_of(c) in wanted]
+        grouped = set(self.grouped_only or [])
+        self.columns_ = [
+            c
+            for c in X.columns
+            if field_of(c) in wanted
+            and not (field_of(c) in grouped and pd.api.types.is_numeric_dtype(X[c]))
+        ]
         found = {field_of(c) for c in self.columns_}
         missing = [f for f in wanted if f not in found]
         if missing:
