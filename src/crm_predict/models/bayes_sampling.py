@@ -109,7 +109,8 @@ def make_model(
     """Build the PyMC model of ``cells`` (from :func:`~.bayes_encoding.collapse_cells`).
 
     ``centred`` says per field whether its level effects are sampled centred (``b_<field>``
-    directly) or non-centred (``z_<field>`` times ``sigma_<field>``); ``priors`` is the
+    directly) or non-centred (``z_<field>`` times ``sigma_<field>``; for a field nested in
+    another, with its effects summing to zero within each outer level); ``priors`` is the
     output of :func:`merge_priors`.
     """
     tokens, levels, slope_names = encoding["tokens_"], encoding["levels_"], encoding["slope_names_"]
@@ -124,8 +125,21 @@ def make_model(
             if len(levels[field]) < 2:
                 continue  # one level: its effect is the intercept's; sigma serves unseen levels
             dim = f"{token}_level"
+            nested = encoding.get("nested_in_", {}).get(field)
             if centred[field]:
                 effect = pm.ZeroSumNormal(f"b_{token}", sigma=sigma, dims=dim)
+            elif nested is not None:
+                # Within each outer level (country within region) the effects sum to zero,
+                # so the outer field alone carries the outer differences: no ridge between
+                # the two fields' effects for the sampler to wander along.
+                offset = pm.Normal(f"z_{token}", dims=dim)
+                outer_of = np.asarray(nested[1])
+                members = np.zeros((len(outer_of), int(outer_of.max()) + 1))
+                members[np.arange(len(outer_of)), outer_of] = 1.0
+                outer_mean = pt.dot(members.T, offset) / members.sum(axis=0).clip(min=1.0)
+                effect = pm.Deterministic(
+                    f"b_{token}", (offset - outer_mean[outer_of]) * sigma, dims=dim
+                )
             else:
                 offset = pm.ZeroSumNormal(f"z_{token}", sigma=1.0, dims=dim)
                 effect = pm.Deterministic(f"b_{token}", offset * sigma, dims=dim)
