@@ -51,7 +51,7 @@ def worker(bundle_path: str, leads: str, output: str) -> None:
     summary = score_leads(bundle, output, as_of=AS_OF, source=leads, chunksize=50_000)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": summary.n_scored, "seconds": seconds, "peak_mib": peak}))
+    print(json.dumps({"rows": summary.rows_scored, "seconds": seconds, "peak_mib": peak}))
 
 
 def main() -> None:
