@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from crm_predict.config import TaskConfig
-from crm_predict.evaluate import DEFAULT_GRADE_CUTOFFS, assign_grades
+from crm_predict.evaluate import assign_grades
 from crm_predict.explain import contributions, explainable
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.cleaning import AS_OF
@@ -137,6 +137,4 @@ def make_bundle(
         numeric=[*(cleaner.numeric or []), *derived],
         min_count=config.features.rare_min_count,
     )
-    return ModelBundle(
-        pipeline, config, aggregator, rates, trained_as_of, dict(DEFAULT_GRADE_CUTOFFS)
-    )
+    return ModelBundle(pipeline, config, aggregator, rates, trained_as_of, dict(config.grades))

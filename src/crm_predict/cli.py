@@ -89,8 +89,13 @@ def _segment_table(summary: dict) -> Table:
     return table
 
 
-def _timing_table(comparison) -> Table:
-    table = Table(title="Time to convert (holdout; lost leads kept at risk for the baselines)")
+def _timing_table(comparison, churn: bool = False) -> Table:
+    title = (
+        "Time to churn (holdout, customers at risk at the snapshot)"
+        if churn
+        else "Time to convert (holdout; lost leads kept at risk for the baselines)"
+    )
+    table = Table(title=title)
     keys = [c for c in comparison.columns if c != "model" and not c.startswith("n_")]
     table.add_column("metric")
     for name in comparison["model"]:
@@ -184,7 +189,8 @@ def train(
         if key in summary:
             console.print(f"{key}: {summary[key]}")
     if result.timing is not None:
-        console.print(_timing_table(result.timing.comparison))
+        churn = result.config.kind == "churn"
+        console.print(_timing_table(result.timing.comparison, churn=churn))
         if "timing_registered_model_uri" in summary:
             console.print(f"timing_registered_model_uri: {summary['timing_registered_model_uri']}")
     console.print(f"metrics written to {path}")
@@ -265,7 +271,7 @@ def score(
             timing=timing,
         )
     if timing_model:
-        console.print(f"time to convert from {timing_model}")
+        console.print(f"horizon columns from {timing_model}")
     if interval_model:
         console.print(f"interval p_low/p_high from {interval_model}")
     console.print(

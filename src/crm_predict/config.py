@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crm_predict.exceptions import ConfigError
 
@@ -397,6 +397,10 @@ class TaskConfig(_Strict):
     missing_values: list[str] = Field(default_factory=lambda: ["", "N/A", "NA", "null"])
     recode: dict[str, dict[str, str]] = Field(default_factory=dict)
     segments: list[str] = Field(default_factory=list)
+    grades: dict[Literal["A", "B", "C"], float] = Field(
+        default_factory=lambda: {"A": 0.6, "B": 0.4, "C": 0.2},
+        description="lowest calibrated probability of grades A, B and C; below C is D",
+    )
     split: SplitSpec = Field(default_factory=SplitSpec)
     bayes: BayesSpec = Field(default_factory=BayesSpec)
     timing: TimingSpec = Field(default_factory=TimingSpec)
@@ -405,6 +409,16 @@ class TaskConfig(_Strict):
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
     churn: ChurnSpec | None = None
     seed: int = 42
+
+    @field_validator("grades")
+    @classmethod
+    def _grades_decrease(cls, grades: dict[str, float]) -> dict[str, float]:
+        cut = [grades.get(g) for g in ("A", "B", "C")]
+        if None in cut or not 1 > cut[0] > cut[1] > cut[2] > 0:
+            raise ValueError(
+                "grades needs A > B > C, each between 0 and 1, e.g. {A: 0.6, B: 0.4, C: 0.2}"
+            )
+        return grades
 
     def column_requests(self) -> list[tuple[str, str]]:
         """Return ``(column, config key)`` for every column the main table must provide.

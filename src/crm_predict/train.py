@@ -295,7 +295,10 @@ def train_task(
             p = pipe.predict_proba(test)[:, 1]
             segs = data.frame.iloc[split.test][[*config.segments]].reset_index(drop=True)
             evaluation = evaluate_predictions(
-                y[split.test].astype(int), p, segments=segs if config.segments else None
+                y[split.test].astype(int),
+                p,
+                segments=segs if config.segments else None,
+                cutoffs=config.grades,
             )
             bundle = make_bundle(
                 pipe, config, aggregator, frame.iloc[split.train], y[split.train], data.as_of

@@ -426,3 +426,12 @@ def test_configs_are_frozen():
     cfg = parse_config(minimal())
     with pytest.raises(ValueError):
         cfg.name = "other"
+
+
+def test_grade_cutoffs_come_from_the_config_and_must_decrease():
+    from tests.helpers import synthetic_task
+
+    raw = synthetic_task().model_dump(mode="json")
+    assert parse_config({**raw, "grades": {"A": 0.3, "B": 0.15, "C": 0.08}}).grades["C"] == 0.08
+    with pytest.raises(ConfigError, match="grades"):
+        parse_config({**raw, "grades": {"A": 0.3, "B": 0.5, "C": 0.08}})

@@ -56,6 +56,7 @@ def test_probabilities_are_in_the_unit_interval_in_row_order(result, rows, name)
     p = out["p_convert"].to_numpy()
     assert out["lead_id"].tolist() == rows["lead_id"].astype(str).tolist()
     assert ((p > 0) & (p < 1)).all()
+    assert result.models[name].bundle.grade_cutoffs == dict(result.config.grades)
     reversed_out = scores(result, name, rows.iloc[::-1])
     np.testing.assert_allclose(reversed_out["p_convert"].to_numpy()[::-1], p, rtol=1e-12)
 
