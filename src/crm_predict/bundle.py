@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import assign_grades
-from crm_predict.explain import contributions, explainable
+from crm_predict.explain import bayes_contributions, contributions, explainable
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.cleaning import AS_OF
 from crm_predict.reasons import FieldRates, top_reasons
@@ -88,13 +88,18 @@ class ModelBundle:
         if id_col in frame.columns:
             out[id_col] = frame[id_col].astype(str)
         model = self.pipeline[-1]
+        p_mean = None
         if hasattr(model, "predict_interval"):
             interval = model.predict_interval(self.pipeline[:-1].transform(frame))
-            out["p_convert"] = interval["p_mean"].to_numpy()
+            p_mean = interval["p_mean"].to_numpy()
+            out["p_convert"] = p_mean
             out["p_low"] = interval["p_low"].to_numpy()
             out["p_high"] = interval["p_high"].to_numpy()
         if self.explains:
-            contrib = contributions(self.pipeline, frame)
+            if p_mean is None:
+                contrib = contributions(self.pipeline, frame)
+            else:
+                contrib = bayes_contributions(self.pipeline, frame, p=p_mean)
             out["p_convert"] = contrib.p
             values = reason_values(self.pipeline, frame)
             reasons = top_reasons(contrib.points, contrib.fields, values, self.rates)

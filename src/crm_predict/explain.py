@@ -119,7 +119,9 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     return Contributions(fields, log_odds, base_log_odds, points, p, p_base)
 
 
-def bayes_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+def bayes_contributions(
+    pipeline: Pipeline, frame: pd.DataFrame, p: np.ndarray | None = None
+) -> Contributions:
     """Per-field contributions of a trained Bayesian pipeline, from its posterior means.
 
     The base is the population rate (``sigmoid`` of the mean intercept: every field at its
@@ -133,6 +135,9 @@ def bayes_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
         :class:`~crm_predict.models.bayes.BayesianConversionModel`.
     frame : DataFrame
         Raw rows.
+    p : ndarray, optional
+        The rows' posterior-mean probabilities when already computed (with an interval);
+        one pass over the posterior draws is the expensive part.
 
     Returns
     -------
@@ -151,7 +156,7 @@ def bayes_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     fields = list(dict.fromkeys(owners))
     log_odds = np.zeros((len(X), len(fields)))
     np.add.at(log_odds.T, [fields.index(o) for o in owners], terms.to_numpy().T)
-    p = model.predict_proba(X)[:, 1]
+    p = model.predict_proba(X)[:, 1] if p is None else np.asarray(p, dtype=float)
     base = np.full(len(X), intercept)
     p_base = 1.0 / (1.0 + np.exp(-base))
     raw = log_odds.sum(axis=1)

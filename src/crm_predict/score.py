@@ -158,7 +158,8 @@ class _Scorer:
         frame = self.frame(chunk)
         out = self.bundle.score_rows(frame)
         if self.interval is not None and "p_low" not in out.columns:
-            bounds = self.interval.score_rows(frame)[["p_low", "p_high"]]
+            pipe = self.interval.pipeline  # the interval only: no reasons for this model
+            bounds = pipe[-1].predict_interval(pipe[:-1].transform(frame))
             at = out.columns.get_loc("p_convert") + 1
             out.insert(at, "p_low", bounds["p_low"].to_numpy())
             out.insert(at + 1, "p_high", bounds["p_high"].to_numpy())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,41 +22,14 @@ from pathlib import Path
 import mlflow
 import pytest
 
-HOST = "127.0.0.1"
+from tests.integration.servers import HOST, STOP_TIMEOUT_S, free_port, start_watchdog, tail
+
 STARTUP_TIMEOUT_S = 90.0
 POLL_INTERVAL_S = 0.5
-STOP_TIMEOUT_S = 10.0
 PORT_ATTEMPTS = 3
 # Set by mlflow.set_tracking_uri / set_registry_uri, so they leak from one test to the next.
 URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _LOOPBACK = "127.0.0.1,localhost"
-# Runs beside the server and stops its process group if this pytest process dies without
-# tearing down (a segfault in a native extension, SIGKILL); argv: pytest's pid, the group.
-_WATCHDOG = """
-import os, signal, sys, time
-parent, group = int(sys.argv[1]), int(sys.argv[2])
-def group_alive():
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
-while os.getppid() == parent and group_alive():
-    time.sleep(0.5)
-if group_alive():
-    os.killpg(group, signal.SIGTERM)
-    deadline = time.monotonic() + float(sys.argv[3])
-    while group_alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if group_alive():
-        os.killpg(group, signal.SIGKILL)
-"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _no_proxy(env: dict[str, str]) -> None:
@@ -79,14 +51,6 @@ def _mlflow_executable() -> Path:
     if not exe.is_file():
         pytest.fail(f"mlflow executable not found next to {sys.executable}")
     return exe
-
-
-def _tail(log: Path, lines: int = 40) -> str:
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _healthy(url: str) -> bool:
@@ -116,7 +80,7 @@ def _stop(proc: subprocess.Popen, watchdog: subprocess.Popen | None) -> None:
 
 
 def _start(root: Path, attempt: int) -> tuple[subprocess.Popen, subprocess.Popen, str, Path]:
-    port = _free_port()
+    port = free_port()
     log = root / f"server-{attempt}.log"
     command = [
         str(_mlflow_executable()),
@@ -142,12 +106,7 @@ def _start(root: Path, attempt: int) -> tuple[subprocess.Popen, subprocess.Popen
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    watchdog = subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(proc.pid), str(STOP_TIMEOUT_S)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
-    return proc, watchdog, f"http://{HOST}:{port}", log
+    return proc, start_watchdog(proc), f"http://{HOST}:{port}", log
 
 
 @pytest.fixture(scope="session")
@@ -177,14 +136,14 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
             _stop(proc, watchdog)
             proc = None
             # Another process may have taken the port between our probe and the bind.
-            if exited is not None and "address already in use" in _tail(log).lower():
+            if exited is not None and "address already in use" in tail(log).lower():
                 continue
             state = (
                 f"exited with code {exited} before answering /health"
                 if exited is not None
                 else f"did not answer /health within {STARTUP_TIMEOUT_S:.0f} s"
             )
-            pytest.fail(f"mlflow server at {uri} {state}; log tail ({log}):\n{_tail(log)}")
+            pytest.fail(f"mlflow server at {uri} {state}; log tail ({log}):\n{tail(log)}")
         else:
             pytest.fail(f"mlflow server found no free port after {PORT_ATTEMPTS} attempts")
         yield uri
