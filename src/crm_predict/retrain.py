@@ -40,7 +40,7 @@ from crm_predict.bundle import ModelBundle
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import segment_metrics
 from crm_predict.exceptions import CRMPredictError
-from crm_predict.features import build_model_frame
+from crm_predict.features import task_frame
 from crm_predict.loading import TaskData, load_task_data
 from crm_predict.monitor import compare_profile
 from crm_predict.progress import steps
@@ -135,7 +135,7 @@ def _same_recipe(a: TaskConfig, b: TaskConfig) -> bool:
 
 def _champion_frame(bundle: ModelBundle, data: TaskData) -> pd.DataFrame:
     try:
-        frame, _ = build_model_frame(data, bundle.config, aggregator=bundle.aggregator)
+        frame, _, _ = task_frame(data, bundle.config, aggregator=bundle.aggregator)
     except KeyError as exc:
         raise CRMPredictError(
             f"the champion reads field {exc} that the current data lacks; the two cannot be "

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from crm_predict.bundle import ModelBundle, make_bundle
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import evaluate_predictions
-from crm_predict.features import build_feature_pipeline, build_model_frame
+from crm_predict.features import build_feature_pipeline, task_frame
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.assemble import input_fields
 from crm_predict.features.cleaning import CRMCleaner
@@ -274,13 +274,7 @@ def train_task(
         progress.step("loading and validating data")
         data = data if data is not None else load_task_data(config)
         progress.step("building features")
-        frame, aggregator = build_model_frame(data, config)
-        acts = list(aggregator.get_feature_names_out()) if aggregator else None
-        if config.churn is not None:
-            from crm_predict.features.churn import add_churn_features
-
-            frame, churn_columns = add_churn_features(frame, data, config)
-            acts = [*(acts or []), *churn_columns]
+        frame, aggregator, acts = task_frame(data, config)
         labels = training_labels(data, config)
         split = split_task(data, labels, config)
         y = labels.to_numpy()

@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
 from crm_predict.config import TaskConfig, TuningSpec
-from crm_predict.features import build_model_frame
+from crm_predict.features import task_frame
 from crm_predict.loading import TaskData, load_task_data
 from crm_predict.models.gbm import PROBABILITY_FLOOR, CalibratedLGBM
 from crm_predict.split import split_task, training_labels, validation_folds
@@ -81,8 +81,7 @@ def prepare_tuning_data(config: TaskConfig, data: TaskData | None = None) -> Tun
     3
     """
     data = data if data is not None else load_task_data(config)
-    frame, aggregator = build_model_frame(data, config)
-    acts = list(aggregator.get_feature_names_out()) if aggregator else None
+    frame, _, acts = task_frame(data, config)
     labels = training_labels(data, config)
     split = split_task(data, labels, config)
     y = labels.to_numpy()

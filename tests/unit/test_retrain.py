@@ -26,7 +26,7 @@ from crm_predict.monitor import monitor_leads
 from crm_predict.retrain import decide, retrain_task
 from crm_predict.tracking import PREVIOUS_CHAMPION, champion_version, log_training
 from crm_predict.train import train_task
-from tests.helpers import synthetic_task
+from tests.helpers import churn_task, synthetic_task
 
 N_LEADS, SEED, DRIFT_FROM = 3000, 11, "2023-10-01"
 
@@ -141,6 +141,19 @@ def test_unchanged_market_keeps_the_champion(world):
     version = result.tracking["registered_version"]
     tags = MlflowClient(uri).get_model_version("leads_test", version).tags
     assert tags["retrain_decision"] == "keep"
+
+
+def test_churn_champion_is_judged_on_its_own_features(tmp_path, monkeypatch):
+    """A churn model reads churn features (tickets, surveys, usage): retraining on the same
+    data must score the champion on the same frame, so both score identically."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = churn_task(1500, 5, retrain={"backtest_folds": 0})
+    log_training(train_task(config, models=("gbm",), quiet=True), workdir=tmp_path)
+    result = retrain_task(config, dry_run=True, workdir=tmp_path, quiet=True)
+    old, new = result.holdout["champion"], result.holdout["challenger"]
+    assert old["roc_auc"] == pytest.approx(new["roc_auc"], abs=1e-12)
+    assert old["brier"] == pytest.approx(new["brier"], abs=1e-12)
+    assert result.decision == "keep"
 
 
 def test_holdout_leaves_out_leads_younger_than_the_conversion_window(world):

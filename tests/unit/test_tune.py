@@ -27,7 +27,7 @@ from crm_predict.train import make_estimator
 from crm_predict.tune import default_storage, open_study, tune_task
 from crm_predict.tune_objective import PruningCallback, prepare_tuning_data
 from crm_predict.tune_space import suggest_params, write_overlay
-from tests.helpers import synthetic_task
+from tests.helpers import churn_task, synthetic_task
 
 REPO = Path(__file__).resolve().parents[2]
 # Small and quick: a few hundred boosting rounds at most, early stopping after 20.
@@ -207,3 +207,16 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     assert sorted(by_worker.values()) == [2, 2]
     pids = {w.split(":")[1] for w in by_worker}
     assert pids == {str(p.pid) for p in workers}
+
+
+def test_a_churn_task_is_tuned_on_its_churn_features():
+    """The tuning folds read the same model frame as training: tickets, surveys and usage."""
+    from crm_predict.train import train_task
+
+    cfg = churn_task(800, 5, tuning=FAST)
+    prepared = prepare_tuning_data(cfg)
+    trained = train_task(cfg, models=("gbm",), quiet=True).models["gbm"].pipeline
+    model_columns = list(trained[-1].feature_names_in_)
+    for fold in prepared.folds:
+        assert list(fold.X_fit.columns) == model_columns
+        assert any(c.startswith("tickets_") for c in fold.X_fit.columns)

@@ -6,6 +6,7 @@ from crm_predict.features.assemble import (
     build_feature_pipeline,
     build_model_frame,
     field_of,
+    task_frame,
 )
 from crm_predict.features.categorical import CategoricalEncoder
 from crm_predict.features.dates import DateFeatures, EngagementFeatures, SizeBands
@@ -22,4 +23,5 @@ __all__ = [
     "build_feature_pipeline",
     "build_model_frame",
     "field_of",
+    "task_frame",
 ]

@@ -111,6 +111,48 @@ def build_model_frame(
     return pd.concat([frame, joined], axis=1), aggregator
 
 
+def task_frame(
+    data: TaskData, config: TaskConfig, aggregator: ActivityAggregator | None = None
+) -> tuple[pd.DataFrame, ActivityAggregator | None, list[str] | None]:
+    """The training model frame of a task: :func:`build_model_frame` plus, for a churn task
+    with customer history, the churn features as of the snapshot.
+
+    Training, tuning and the retrain comparison all read their rows through this one
+    function, so a model is never judged on a frame built differently from its own.
+
+    Parameters
+    ----------
+    data : TaskData
+        Loaded, validated tables.
+    config : TaskConfig
+        The task.
+    aggregator : ActivityAggregator, optional
+        A fitted aggregator to reuse (a registered model's); fitted here if None.
+
+    Returns
+    -------
+    frame : DataFrame
+        One row per record.
+    aggregator : ActivityAggregator or None
+        The fitted aggregator, when the task has activities.
+    extra : list of str or None
+        The numeric columns besides the config's fields (activity aggregates, churn
+        features) that the feature pipeline reads; None when there are none.
+
+    Examples
+    --------
+    >>> frame, aggregator, extra = task_frame(data, config)  # doctest: +SKIP
+    """
+    frame, aggregator = build_model_frame(data, config, aggregator=aggregator)
+    extra = list(aggregator.get_feature_names_out()) if aggregator else None
+    if config.churn is not None:
+        from crm_predict.features.churn import add_churn_features
+
+        frame, churn_columns = add_churn_features(frame, data, config)
+        extra = [*(extra or []), *churn_columns]
+    return frame, aggregator, extra
+
+
 def input_fields(config: TaskConfig) -> list[str]:
     """The raw CRM fields the feature pipeline reads (besides activity aggregates)."""
     f = config.features
