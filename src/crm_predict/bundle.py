@@ -14,10 +14,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from crm_predict.config import TaskConfig
-from crm_predict.evaluate import assign_grades
 from crm_predict.explain import bayes_contributions, contributions, explainable
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.cleaning import AS_OF
+from crm_predict.grades import assign_grades
 from crm_predict.reasons import FieldRates, top_reasons
 
 

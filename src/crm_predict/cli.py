@@ -1,52 +1,27 @@
-"""The ``crm-predict`` command line: thin wrappers over library functions (house rule 8)."""
+"""The ``crm-predict`` command line: thin wrappers over library functions (house rule 8).
+
+One Typer app: the commands from data to report are here; the lifecycle commands (tune,
+monitor, retrain) live in :mod:`crm_predict.cli_lifecycle` and the shared options and error
+display in :mod:`crm_predict.cli_common`.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crm_predict.exceptions import CRMPredictError
+from crm_predict.cli_common import Quiet, TrackingUri, console, err_console, fmt, friendly
+from crm_predict.cli_lifecycle import monitor, retrain, tune
 
 app = typer.Typer(
     help="Turn CRM records into predictions people act on.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-TrackingUri = Annotated[
-    str | None,
-    typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlflow.db)."),
-]
-
-
-def _friendly(func: Callable) -> Callable:
-    """Show crm_predict's own errors as a message and exit code 2, not a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (CRMPredictError, FileNotFoundError) as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None or value != value:
-        return "–"
-    return f"{value:.{digits}f}"
 
 
 def _metrics_table(summary: dict, models: list[str]) -> Table:
@@ -67,7 +42,7 @@ def _metrics_table(summary: dict, models: list[str]) -> Table:
     if "bayes" in summary:
         keys += ["max_rhat", "min_ess_bulk", "divergences"]
     for key in keys:
-        table.add_row(key, *(_fmt(summary[m].get(key)) for m in models))
+        table.add_row(key, *(fmt(summary[m].get(key)) for m in models))
     return table
 
 
@@ -81,10 +56,10 @@ def _segment_table(summary: dict) -> Table:
                 field_name,
                 level,
                 f"{int(m['n']):,}",
-                _fmt(m["observed_rate"]),
-                _fmt(m["predicted_rate"]),
-                _fmt(m["roc_auc"]),
-                _fmt(m["ece"]),
+                fmt(m["observed_rate"]),
+                fmt(m["predicted_rate"]),
+                fmt(m["roc_auc"]),
+                fmt(m["ece"]),
             )
     return table
 
@@ -101,12 +76,12 @@ def _timing_table(comparison, churn: bool = False) -> Table:
     for name in comparison["model"]:
         table.add_column(str(name), justify="right")
     for key in keys:
-        table.add_row(key, *(_fmt(v) for v in comparison[key]))
+        table.add_row(key, *(fmt(v) for v in comparison[key]))
     return table
 
 
 @app.command()
-@_friendly
+@friendly
 def validate(
     config: Annotated[Path, typer.Argument(help="Task YAML, e.g. configs/leads_demo.yaml.")],
 ) -> None:
@@ -148,7 +123,7 @@ def validate(
 
 
 @app.command()
-@_friendly
+@friendly
 def train(
     config: Annotated[Path, typer.Argument(help="Task YAML.")],
     tracking_uri: TrackingUri = None,
@@ -207,7 +182,7 @@ def train(
 
 
 @app.command()
-@_friendly
+@friendly
 def score(
     model: Annotated[
         str,
@@ -286,7 +261,7 @@ def score(
 
 
 @app.command()
-@_friendly
+@friendly
 def export(
     model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion.")],
     to: Annotated[Path, typer.Option(help="Target folder, e.g. models/leads_demo.")],
@@ -300,7 +275,7 @@ def export(
 
 
 @app.command()
-@_friendly
+@friendly
 def report(
     model: Annotated[
         str,
@@ -350,7 +325,7 @@ def report(
 
 
 @app.command()
-@_friendly
+@friendly
 def demo(
     workdir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
         "demo_output"
@@ -366,161 +341,10 @@ def demo(
         console.print(f"{name}: {path}")
 
 
-@app.command()
-@_friendly
-def tune(
-    config: Annotated[Path, typer.Argument(help="Task YAML; its tuning section is the space.")],
-    trials: Annotated[int, typer.Option(help="Trials this worker runs.")] = 30,
-    timeout: Annotated[
-        float | None, typer.Option(help="Stop starting new trials after this many seconds.")
-    ] = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            help="Study storage URL, e.g. postgresql://user@host/optuna to share a study "
-            "between machines (default: sqlite file optuna.db in --output-dir)."
-        ),
-    ] = None,
-    study: Annotated[str | None, typer.Option(help="Study name (default: <task>-gbm).")] = None,
-    worker: Annotated[
-        int, typer.Option(help="This worker's number; give each parallel worker its own.")
-    ] = 0,
-    output: Annotated[
-        Path | None,
-        typer.Option(help="Overlay YAML with the best parameters (default: <config>.tuned.yaml)."),
-    ] = None,
-    output_dir: Annotated[
-        Path, typer.Option(help="Folder of the default study, MLflow store and overlay.")
-    ] = Path("."),
-    tracking_uri: TrackingUri = None,
-    quiet: Quiet = False,
-) -> None:
-    """Tune the LightGBM model with Optuna (resumable, shareable study); write the best overlay."""
-    from crm_predict.config import load_config
-    from crm_predict.tune import tune_task
-
-    cfg = load_config(config)
-    result = tune_task(
-        cfg,
-        n_trials=trials,
-        timeout=timeout,
-        storage=storage,
-        study_name=study,
-        config_path=config,
-        output=output,
-        workdir=output_dir,
-        tracking_uri=tracking_uri,
-        worker=worker,
-        quiet=quiet,
-    )
-    table = Table(title=f"Study {result.study_name}: best of {result.trials_total} trials")
-    table.add_column("parameter")
-    table.add_column("value", justify="right")
-    for key, value in sorted(result.best_params.items()):
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    console.print(table)
-    defaults = _fmt(result.default_value, 4)
-    console.print(
-        f"validation log loss: best {result.best_value:.4f} (trial {result.best_trial}), "
-        f"defaults {defaults}; this run: {result.trials_run} trials, "
-        f"{result.pruned} pruned in the study, {result.seconds:.0f} s"
-    )
-    if result.overlay is not None:
-        console.print(
-            f"overlay written to {result.overlay}; train with: crm-predict train {result.overlay}"
-        )
-
-
-@app.command()
-@_friendly
-def monitor(
-    model: Annotated[
-        str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion, or a folder.")
-    ],
-    input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
-    as_of: Annotated[
-        str | None, typer.Option(help="Date the leads are seen from (default: today).")
-    ] = None,
-    fail_above: Annotated[
-        float | None,
-        typer.Option(help="Exit with code 1 when a field's or the score's PSI exceeds this."),
-    ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Also write the result as JSON here.")
-    ] = None,
-    tracking_uri: TrackingUri = None,
-    quiet: Quiet = False,
-) -> None:
-    """Check a lead list for drift against the model's training leads (PSI per field)."""
-    from datetime import date
-
-    from crm_predict.monitor import drift_table, monitor_leads, write_drift_json
-    from crm_predict.progress import rows
-    from crm_predict.tracking import load_bundle
-
-    bundle, label = load_bundle(model, tracking_uri)
-    with rows("reading leads", quiet=quiet) as advance:
-        result = monitor_leads(
-            bundle, input, as_of or date.today().isoformat(), label=label, progress=advance
-        )
-    console.print(drift_table(result))
-    for row in result.flagged().to_dict("records"):
-        if row["new_levels"]:
-            console.print(f"new in {row['field']}: {escape(', '.join(row['new_levels'][:10]))}")
-        if row["vanished_levels"]:
-            console.print(
-                f"gone from {row['field']}: {escape(', '.join(row['vanished_levels'][:10]))}"
-            )
-    if json_path is not None:
-        console.print(f"drift written to {write_drift_json(result, json_path)}")
-    if fail_above is not None and result.exceeds(fail_above):
-        err_console.print(
-            f"[bold red]drift:[/] largest PSI {result.max_psi:.3f} is above {fail_above}"
-        )
-        raise typer.Exit(1)
-
-
-@app.command()
-@_friendly
-def retrain(
-    config: Annotated[Path, typer.Argument(help="Task YAML (the latest data).")],
-    dry_run: Annotated[
-        bool, typer.Option(help="Decide and report; log, register and move nothing.")
-    ] = False,
-    output_dir: Annotated[Path, typer.Option(help="Folder of the default MLflow store.")] = Path(
-        "."
-    ),
-    tracking_uri: TrackingUri = None,
-    quiet: Quiet = False,
-) -> None:
-    """Train a challenger; promote it to champion only if it is not worse than the champion."""
-    from crm_predict.config import load_config
-    from crm_predict.retrain import retrain_task
-
-    cfg = load_config(config)
-    result = retrain_task(
-        cfg, dry_run=dry_run, tracking_uri=tracking_uri, workdir=output_dir, quiet=quiet
-    )
-    table = Table(title=f"Challenger vs champion ({result.holdout['rows']:,} holdout leads)")
-    for col in ("check", "challenger", "champion", "limit", "passed"):
-        table.add_column(col, justify="left" if col == "check" else "right")
-    for c in result.checks:
-        table.add_row(
-            c["check"],
-            _fmt(c["challenger"], 4),
-            _fmt(c["champion"], 4),
-            _fmt(c["limit"], 4),
-            "[green]yes[/]" if c["passed"] else "[red]no[/]",
-        )
-    console.print(table)
-    verb = {"promote": "promoted", "keep": "kept the champion", "first": "first champion"}
-    prefix = "dry run, would have: " if dry_run else ""
-    console.print(f"[bold]{prefix}{verb[result.decision]}[/]")
-    for reason in result.reasons:
-        console.print(f"  • {escape(reason)}", highlight=False)
-    for key in ("registered_model_uri", "champion_version", "previous_champion_version"):
-        if result.tracking.get(key):
-            console.print(f"{key}: {result.tracking[key]}")
+# Registered after demo so that --help lists the commands in the order a user meets them.
+app.command()(tune)
+app.command()(monitor)
+app.command()(retrain)
 
 
 def main() -> None:

@@ -5,6 +5,9 @@ Every trained model is judged with the same numbers. Inputs are the true outcome
 NumPy arrays or pandas Series, matched row for row. Bad input (lengths that differ, ``p``
 missing or outside [0, 1], outcomes other than 0 or 1) raises ``ValueError`` naming the rows:
 Series index labels, which are usually lead ids, or else positions.
+
+The calibration and lift tables live in :mod:`crm_predict.evaluate_calibration`, the lead
+grades in :mod:`crm_predict.grades`; both are importable from here too.
 """
 
 from __future__ import annotations
@@ -22,11 +25,26 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-DEFAULT_GRADE_CUTOFFS: dict[str, float] = {"A": 0.6, "B": 0.4, "C": 0.2}
-"""Lowest probability for grades A, B and C; anything below the C cut-off is D."""
+from crm_predict.evaluate_calibration import (
+    calibration_table,
+    expected_calibration_error,
+    lift_table,
+)
+from crm_predict.evaluate_inputs import check_outcomes
+from crm_predict.grades import DEFAULT_GRADE_CUTOFFS, GRADES, assign_grades, grade_table
 
-GRADES = ("A", "B", "C", "D")
-"""Lead grades, best first."""
+__all__ = [
+    "DEFAULT_GRADE_CUTOFFS",
+    "GRADES",
+    "assign_grades",
+    "calibration_table",
+    "classification_metrics",
+    "evaluate_predictions",
+    "expected_calibration_error",
+    "grade_table",
+    "lift_table",
+    "segment_metrics",
+]
 
 # The label CategoricalEncoder gives missing values, so raw and encoded segments read alike;
 # kept here so evaluation does not import the feature pipeline.
@@ -45,102 +63,6 @@ _SEGMENT_COLUMNS = [
 ]
 
 _LOG_LOSS_EPS = 1e-15
-
-
-def expected_calibration_error(y_true: ArrayLike, p: ArrayLike, n_bins: int = 10) -> float:
-    """Share-weighted mean gap between observed rate and mean prediction per bin.
-
-    Bins are ``n_bins`` equal-width intervals on [0, 1]; a prediction on an inner edge
-    falls in the lower bin, as in :func:`sklearn.calibration.calibration_curve`. Empty
-    bins carry no weight.
-
-    Parameters
-    ----------
-    y_true : array-like of 0/1
-        Whether each lead converted.
-    p : array-like of float in [0, 1]
-        Predicted conversion probability per lead.
-    n_bins : int
-        Number of equal-width bins.
-
-    Returns
-    -------
-    float
-        0 for a perfectly calibrated model; at most 1.
-
-    Examples
-    --------
-    >>> y, p = [0, 1, 1, 1, 1, 0], [0.1, 0.3, 0.6, 0.7, 0.8, 0.9]
-    >>> round(expected_calibration_error(y, p, n_bins=2), 3)
-    0.1
-    """
-    y, prob = _check_inputs(y_true, p)
-    return _ece(y, prob, n_bins)
-
-
-def calibration_table(y_true: ArrayLike, p: ArrayLike, n_bins: int = 10) -> pd.DataFrame:
-    """Observed conversion rate against mean prediction in equal-width probability bins.
-
-    Parameters
-    ----------
-    y_true : array-like of 0/1
-        Whether each lead converted.
-    p : array-like of float in [0, 1]
-        Predicted conversion probability per lead.
-    n_bins : int
-        Number of equal-width bins on [0, 1].
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``bin_low, bin_high, n, mean_predicted, observed_rate``; one row per
-        non-empty bin, lowest bin first.
-
-    Examples
-    --------
-    >>> calibration_table([0, 1, 1], [0.1, 0.3, 0.8], n_bins=2)[["n", "observed_rate"]]
-       n  observed_rate
-    0  2            0.5
-    1  1            1.0
-    """
-    y, prob = _check_inputs(y_true, p)
-    return _calibration_bins(y, prob, n_bins)
-
-
-def lift_table(y_true: ArrayLike, p: ArrayLike, n_groups: int = 10) -> pd.DataFrame:
-    """Conversion rate by rank group: how much better the top of the list is than average.
-
-    Leads are sorted by ``p``, highest first; tied predictions keep their input order, so
-    the table is reproducible. The ranked list is cut into ``n_groups`` groups whose sizes
-    differ by at most one row (earlier groups take the extra rows).
-
-    Parameters
-    ----------
-    y_true : array-like of 0/1
-        Whether each lead converted.
-    p : array-like of float in [0, 1]
-        Predicted conversion probability per lead.
-    n_groups : int
-        Number of groups; 10 gives deciles. Needs at least that many rows.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``group, n, positives, rate, lift, cumulative_capture``; group 1 holds the
-        highest predictions. ``lift`` is the group rate over the overall rate and
-        ``cumulative_capture`` the share of all conversions found in groups 1 to this one;
-        both are NaN when no lead converted.
-
-    Examples
-    --------
-    >>> table = lift_table([1, 0, 0, 0], [0.9, 0.2, 0.4, 0.1], n_groups=2)
-    >>> table[["group", "rate", "lift", "cumulative_capture"]]
-       group  rate  lift  cumulative_capture
-    0      1   0.5   2.0                 1.0
-    1      2   0.0   0.0                 1.0
-    """
-    y, prob = _check_inputs(y_true, p)
-    return _lift(y, prob, n_groups)
 
 
 def classification_metrics(y_true: ArrayLike, p: ArrayLike) -> dict[str, float]:
@@ -172,9 +94,9 @@ def classification_metrics(y_true: ArrayLike, p: ArrayLike) -> dict[str, float]:
     >>> m["roc_auc"], m["lift_top_decile"], m["positive_rate"]
     (1.0, 5.0, 0.2)
     """
-    y, prob = _check_inputs(y_true, p)
+    y, prob = check_outcomes(y_true, p)
     both_classes = 0 < y.sum() < len(y)
-    top = _lift(y, prob, 10).iloc[0]
+    top = lift_table(y, prob, 10).iloc[0]
     return {
         "roc_auc": float(roc_auc_score(y, prob)) if both_classes else np.nan,
         "pr_auc": float(average_precision_score(y, prob)) if both_classes else np.nan,
@@ -182,90 +104,12 @@ def classification_metrics(y_true: ArrayLike, p: ArrayLike) -> dict[str, float]:
         "log_loss": float(
             log_loss(y, np.clip(prob, _LOG_LOSS_EPS, 1 - _LOG_LOSS_EPS), labels=[0, 1])
         ),
-        "ece": _ece(y, prob, 10),
+        "ece": expected_calibration_error(y, prob, 10),
         "lift_top_decile": float(top["lift"]),
         "capture_top_decile": float(top["cumulative_capture"]),
         "n": len(y),
         "positive_rate": float(y.mean()),
     }
-
-
-def assign_grades(p: ArrayLike, cutoffs: Mapping[str, float] | None = None) -> np.ndarray:
-    """Turn probabilities into the A-D grades sales teams work from.
-
-    Parameters
-    ----------
-    p : array-like of float in [0, 1]
-        Predicted conversion probability per lead.
-    cutoffs : mapping of str to float, optional
-        Lowest probability for grades ``"A"``, ``"B"`` and ``"C"``, strictly decreasing;
-        defaults to :data:`DEFAULT_GRADE_CUTOFFS`. A cut-off itself belongs to its grade.
-
-    Returns
-    -------
-    numpy.ndarray of str
-        ``"A"``, ``"B"``, ``"C"`` or ``"D"`` per lead.
-
-    Raises
-    ------
-    ValueError
-        If the cut-offs are not exactly A, B and C, strictly decreasing within [0, 1].
-
-    Examples
-    --------
-    >>> assign_grades([0.75, 0.6, 0.45, 0.2, 0.05]).tolist()
-    ['A', 'A', 'B', 'C', 'D']
-    """
-    a, b, c = _check_cutoffs(cutoffs)
-    prob = _check_p(p)
-    return np.select([prob >= a, prob >= b, prob >= c], list(GRADES[:3]), default=GRADES[3])
-
-
-def grade_table(
-    y_true: ArrayLike, p: ArrayLike, cutoffs: Mapping[str, float] | None = None
-) -> pd.DataFrame:
-    """Size, predicted and observed conversion rate of each lead grade.
-
-    Parameters
-    ----------
-    y_true : array-like of 0/1
-        Whether each lead converted.
-    p : array-like of float in [0, 1]
-        Predicted conversion probability per lead.
-    cutoffs : mapping of str to float, optional
-        Grade cut-offs as in :func:`assign_grades`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``grade, n, share, predicted_rate, observed_rate``; always four rows, A to
-        D. A grade nobody falls in has ``n`` 0 and NaN rates.
-
-    Examples
-    --------
-    >>> grade_table([1, 0, 0, 0], [0.7, 0.5, 0.1, 0.05])[["grade", "n", "observed_rate"]]
-      grade  n  observed_rate
-    0     A  1            1.0
-    1     B  1            0.0
-    2     C  0            NaN
-    3     D  2            0.0
-    """
-    y, prob = _check_inputs(y_true, p)
-    grades = assign_grades(prob, cutoffs)
-    rows = []
-    for grade in GRADES:
-        mask = grades == grade
-        n = int(mask.sum())
-        rows.append(
-            {
-                "grade": grade,
-                "n": n,
-                "share": n / len(prob),
-                "predicted_rate": float(prob[mask].mean()) if n else np.nan,
-                "observed_rate": float(y[mask].mean()) if n else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def segment_metrics(
@@ -301,7 +145,7 @@ def segment_metrics(
     0        web  2      1.0
     1  (missing)  1      NaN
     """
-    y, prob = _check_inputs(y_true, p)
+    y, prob = check_outcomes(y_true, p)
     if len(segments) != len(y):
         raise ValueError(
             f"segments has {len(segments)} rows but y_true and p have {len(y)}; "
@@ -364,118 +208,6 @@ def evaluate_predictions(
     }
 
 
-def _check_p(p: ArrayLike) -> np.ndarray:
-    prob = _as_float_1d(p, "p")
-    _reject(np.isnan(prob), p, "p has {count} missing (NaN) value{s}")
-    _reject((prob < 0) | (prob > 1), p, "p has {count} value{s} outside [0, 1]")
-    return prob
-
-
-def _check_inputs(y_true: ArrayLike, p: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    y = _as_float_1d(y_true, "y_true")
-    prob = _check_p(p)
-    if len(y) != len(prob):
-        raise ValueError(
-            f"y_true has {len(y)} rows but p has {len(prob)}; they must match row for row"
-        )
-    if len(y) == 0:
-        raise ValueError("y_true and p are empty; there is nothing to evaluate")
-    _reject(~np.isin(y, (0, 1)), y_true, "y_true has {count} value{s} other than 0 or 1")
-    return y.astype(np.int64), prob
-
-
-def _as_float_1d(values: ArrayLike, name: str) -> np.ndarray:
-    try:
-        if isinstance(values, pd.Series):
-            # Nullable dtypes (Int64, boolean) hold pd.NA, which np.asarray cannot cast.
-            array = values.to_numpy(dtype=float, na_value=np.nan)
-        else:
-            array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from exc
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional; got shape {array.shape}")
-    return array
-
-
-def _reject(bad: np.ndarray, values: ArrayLike, message: str) -> None:
-    if not bad.any():
-        return
-    # Name the rows: Series index labels are usually lead ids, otherwise positions.
-    labels = values.index[bad] if isinstance(values, pd.Series) else np.flatnonzero(bad)
-    shown = ", ".join(map(str, labels[:5])) + (", ..." if len(labels) > 5 else "")
-    s = "s" if len(labels) > 1 else ""
-    raise ValueError(message.format(count=len(labels), s=s) + f" (row{s} {shown})")
-
-
-def _check_cutoffs(cutoffs: Mapping[str, float] | None) -> tuple[float, float, float]:
-    cut = DEFAULT_GRADE_CUTOFFS if cutoffs is None else cutoffs
-    if set(cut) != set(GRADES[:3]):
-        raise ValueError(f"grade cut-offs need exactly the keys 'A', 'B', 'C'; got {sorted(cut)}")
-    a, b, c = (float(cut[grade]) for grade in GRADES[:3])
-    if not 1 >= a > b > c >= 0:
-        raise ValueError(
-            "grade cut-offs must be strictly decreasing from A to C and lie in [0, 1]; "
-            f"got A={a}, B={b}, C={c}"
-        )
-    return a, b, c
-
-
-def _calibration_bins(y: np.ndarray, prob: np.ndarray, n_bins: int) -> pd.DataFrame:
-    # Own binning, because calibration_curve does not return the bin sizes that ECE weights
-    # need; the edge rule matches it (a test holds the two together).
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be at least 1; got {n_bins}")
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ids = np.searchsorted(edges[1:-1], prob)
-    n = np.bincount(ids, minlength=n_bins)
-    sum_p = np.bincount(ids, weights=prob, minlength=n_bins)
-    sum_y = np.bincount(ids, weights=y, minlength=n_bins)
-    kept = n > 0
-    return pd.DataFrame(
-        {
-            "bin_low": edges[:-1][kept],
-            "bin_high": edges[1:][kept],
-            "n": n[kept],
-            "mean_predicted": sum_p[kept] / n[kept],
-            "observed_rate": sum_y[kept] / n[kept],
-        }
-    )
-
-
-def _ece(y: np.ndarray, prob: np.ndarray, n_bins: int) -> float:
-    bins = _calibration_bins(y, prob, n_bins)
-    gap = (bins["observed_rate"] - bins["mean_predicted"]).abs()
-    return float((gap * bins["n"]).sum() / len(y))
-
-
-def _lift(y: np.ndarray, prob: np.ndarray, n_groups: int) -> pd.DataFrame:
-    if not 1 <= n_groups <= len(y):
-        raise ValueError(
-            f"a lift table with {n_groups} groups needs at least {n_groups} rows "
-            f"(and n_groups >= 1); got {len(y)} rows"
-        )
-    ranked = y[np.argsort(-prob, kind="stable")]
-    sizes = np.full(n_groups, len(y) // n_groups)
-    sizes[: len(y) % n_groups] += 1
-    positives = np.bincount(np.repeat(np.arange(n_groups), sizes), weights=ranked)
-    rate = positives / sizes
-    overall = ranked.mean()
-    total = ranked.sum()
-    return pd.DataFrame(
-        {
-            "group": np.arange(1, n_groups + 1),
-            "n": sizes,
-            "positives": positives.astype(np.int64),
-            "rate": rate,
-            "lift": np.divide(rate, overall, out=np.full(n_groups, np.nan), where=overall > 0),
-            "cumulative_capture": np.divide(
-                np.cumsum(positives), total, out=np.full(n_groups, np.nan), where=total > 0
-            ),
-        }
-    )
-
-
 def _segment_row(
     field: str, level: str, y: np.ndarray, prob: np.ndarray, min_rows: int
 ) -> dict[str, Any]:
@@ -491,5 +223,5 @@ def _segment_row(
         "predicted_rate": float(prob.mean()),
         "roc_auc": float(roc_auc_score(y, prob)) if judged and 0 < positives < n else np.nan,
         "brier": float(brier_score_loss(y, prob)) if judged else np.nan,
-        "ece": _ece(y, prob, 10) if judged else np.nan,
+        "ece": expected_calibration_error(y, prob, 10) if judged else np.nan,
     }

@@ -14,7 +14,7 @@ features with a small ridge penalty.
 
 Horizon calibration: among holdout records followed for at least ``h`` days, the expected
 calibration error between the predicted probability of converting within ``h`` days and
-whether they did (:func:`crm_predict.evaluate.expected_calibration_error`).
+whether they did (:func:`crm_predict.evaluate_calibration.expected_calibration_error`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sksurv.metrics import (
 )
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from crm_predict.evaluate import expected_calibration_error
+from crm_predict.evaluate_calibration import expected_calibration_error
 from crm_predict.models.timing import EVENT
 
 COX_ALPHA = 1.0

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from crm_predict.evaluate import calibration_table, lift_table
+from crm_predict.evaluate_calibration import calibration_table, lift_table
 
 # Marks the reference line so a second call on the same Axes does not draw it again.
 _REFERENCE_GID = "crm_predict.reference"
@@ -35,7 +35,7 @@ def plot_calibration(
         Predicted conversion probability per lead.
     n_bins : int
         Number of equal-width probability bins, as in
-        :func:`crm_predict.evaluate.calibration_table`.
+        :func:`crm_predict.evaluate_calibration.calibration_table`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new Figure is made when omitted.
     label : str
@@ -87,7 +87,7 @@ def plot_lift(
     p : array-like of float in [0, 1]
         Predicted conversion probability per lead.
     n_groups : int
-        Number of rank groups, as in :func:`crm_predict.evaluate.lift_table`.
+        Number of rank groups, as in :func:`crm_predict.evaluate_calibration.lift_table`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new Figure is made when omitted.
     label : str

@@ -14,13 +14,9 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from crm_predict.tracking import (
-    CHALLENGER,
-    CHAMPION,
-    _experiment,
-    log_training,
-    resolve_tracking_uri,
-)
+from crm_predict.tracking.registry import CHALLENGER, CHAMPION
+from crm_predict.tracking.runs import log_training
+from crm_predict.tracking.store import ensure_experiment, resolve_tracking_uri
 from crm_predict.train import TrainResult
 
 PREVIOUS_CHAMPION = "previous-champion"
@@ -158,7 +154,7 @@ def tuning_run(
     artifact_root = None
     if uri.startswith("sqlite:") and not tracking_uri:
         artifact_root = Path(workdir or Path.cwd()) / "mlartifacts"
-    experiment_id = _experiment(client, task, artifact_root)
+    experiment_id = ensure_experiment(client, task, artifact_root)
     run = client.create_run(
         experiment_id,
         run_name=f"tune {study_name}",

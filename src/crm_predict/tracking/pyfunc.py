@@ -1,0 +1,126 @@
+"""The pyfunc wrapper: a crm_predict model bundle as an MLflow model, and loading it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType
+
+from crm_predict.bundle import ModelBundle
+from crm_predict.exceptions import CRMPredictError
+from crm_predict.tracking.registry import load_bundle_label
+from crm_predict.tracking.store import resolve_tracking_uri, tracking_to
+
+
+class CRMModel(mlflow.pyfunc.PythonModel):
+    """A crm_predict model bundle served through MLflow's pyfunc interface.
+
+    ``predict`` takes raw CRM rows (the task's fields after joins; activity aggregates as
+    columns when the task has touches; ``as_of`` as a column or the ``as_of`` param) and
+    returns, in the input's order, the id, ``p_convert`` (``p_low``/``p_high`` when the
+    model gives an interval), the grade and the reasons — the columns of the score file
+    that do not depend on the rest of the list.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The trained model and its scoring context.
+    """
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        self.bundle = bundle
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        """Score raw CRM rows."""
+        as_of = (params or {}).get("as_of") or None
+        return self.bundle.score_rows(pd.DataFrame(model_input), as_of=as_of)
+
+
+def unwrap_bundle(pyfunc_model) -> ModelBundle:
+    """The :class:`ModelBundle` inside a loaded crm_predict pyfunc model."""
+    inner = pyfunc_model.unwrap_python_model()
+    if not isinstance(inner, CRMModel):
+        raise CRMPredictError("this MLflow model was not logged by crm_predict")
+    return inner.bundle
+
+
+def signature_for(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    """The signature of a crm_predict pyfunc model: every input optional, dates of any type.
+
+    A CRM export may lack a field (it then scores as missing) and ``as_of`` may come as a
+    param instead of a column. Date columns take any type: a served request or a CSV brings
+    them as ISO strings, a DataFrame as datetimes, and the model's cleaner parses both.
+
+    Parameters
+    ----------
+    example : pandas.DataFrame
+        Raw CRM rows, the model's input example.
+    output : pandas.DataFrame
+        What the model returns for them.
+
+    Returns
+    -------
+    mlflow.models.ModelSignature
+        Optional input columns, the output columns and the ``as_of`` param.
+
+    Examples
+    --------
+    >>> signature = signature_for(rows, CRMModel(bundle).predict(None, rows))  # doctest: +SKIP
+    >>> [p.name for p in signature.params.params]  # doctest: +SKIP
+    ['as_of']
+    """
+    inferred = infer_signature(example, output, params={"as_of": ""})
+    inputs = Schema(
+        [
+            ColSpec(AnyType() if c.type == DataType.datetime else c.type, c.name, required=False)
+            for c in inferred.inputs.inputs
+        ]
+    )
+    return ModelSignature(inputs, inferred.outputs, inferred.params)
+
+
+def load_model(model_uri: str, tracking_uri: str | None = None):
+    """Load a logged or registered model as an MLflow pyfunc.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/<name>@champion``, ``runs:/…``, ``models:/m-…`` or a local folder.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+
+    Returns
+    -------
+    mlflow.pyfunc.PyFuncModel
+    """
+    with tracking_to(resolve_tracking_uri(tracking_uri)):
+        return mlflow.pyfunc.load_model(model_uri)
+
+
+def load_bundle(model_uri: str, tracking_uri: str | None = None) -> tuple[ModelBundle, str]:
+    """Load a crm_predict model and a label naming it (``name@alias v3`` when registered).
+
+    Parameters
+    ----------
+    model_uri : str
+        Any MLflow model URI or a local model folder.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+
+    Returns
+    -------
+    bundle : ModelBundle
+    label : str
+    """
+    bundle = unwrap_bundle(load_model(model_uri, tracking_uri))
+    label = model_uri
+    source = Path(model_uri) / "crm_predict_source.txt"
+    if model_uri.startswith("models:/") and "@" in model_uri:
+        label = load_bundle_label(model_uri, resolve_tracking_uri(tracking_uri))
+    elif source.is_file():
+        label = f"{source.read_text(encoding='utf-8').strip()} (exported)"
+    return bundle, label
