@@ -39,30 +39,28 @@ from crm_predict.psi import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from crm_predict.bundle import ModelBundle
-    from crm_predict.features.activity import ActivityAggregator
 
 
-def monitored_fields(config: TaskConfig, aggregator: ActivityAggregator | None = None) -> dict:
+def monitored_fields(config: TaskConfig, extra: Sequence[str] | None = None) -> dict:
     """``{field: "categorical" | "numeric"}``: the CRM fields a model reads (dates left out:
-    they move by definition) plus its activity aggregates."""
+    they move by definition) plus ``extra``, its derived numeric inputs (activity
+    aggregates, churn features: see :func:`crm_predict.features.task_frame`)."""
     f = config.features
     cats = set(f.model_fields_for("categorical"))
     dates = {*f.model_fields_for("date"), config.time.created}
     out = {c: ("categorical" if c in cats else "numeric") for c in input_fields(config)}
     out = {c: kind for c, kind in out.items() if c not in dates}
-    if aggregator is not None:
-        out |= {c: "numeric" for c in aggregator.get_feature_names_out()}
-    return out
+    return out | {c: "numeric" for c in extra or ()}
 
 
 def reference_profile(
     frame: pd.DataFrame,
     config: TaskConfig,
     scores: np.ndarray,
-    aggregator: ActivityAggregator | None = None,
+    extra: Sequence[str] | None = None,
     bins: int = N_BINS,
 ) -> dict:
     """Profile training rows for later drift checks (stored as ``ModelBundle.reference``).
@@ -75,8 +73,8 @@ def reference_profile(
         The task (which fields are categorical).
     scores : array of float
         The model's probability for each of those rows.
-    aggregator : ActivityAggregator, optional
-        Adds the activity aggregates to the profiled fields.
+    extra : sequence of str, optional
+        Derived numeric inputs to profile too (activity aggregates, churn features).
     bins : int
         Quantile bins for numbers and the score.
 
@@ -97,7 +95,7 @@ def reference_profile(
     [('event', 0.5), ('web', 0.5)]
     """
     fields: dict[str, dict] = {}
-    for name, kind in monitored_fields(config, aggregator).items():
+    for name, kind in monitored_fields(config, extra).items():
         if name not in frame.columns:
             continue
         if kind == "categorical":
@@ -250,8 +248,9 @@ def monitor_leads(
     """Compare a lead list with the training snapshot stored in ``bundle``.
 
     The list is read in chunks and built into model-frame rows exactly as for scoring
-    (joins, the lead's age at ``as_of``, touch aggregates), then scored; only bin counts
-    are kept, so memory does not grow with the list.
+    (joins, the lead's age at ``as_of``, touch aggregates, churn features), then scored;
+    only bin counts are kept, so memory does not grow with the list. For a churn task, as
+    for its retention list, customers gone by ``as_of`` or not customers yet are left out.
 
     Parameters
     ----------
@@ -297,6 +296,10 @@ def monitor_leads(
             raise CRMPredictError(
                 f"column '{id_col}' is missing from the lead list (asked for by id_column)"
             )
+        if bundle.config.churn is not None:
+            chunk = _present_customers(chunk, bundle.config, as_of)
+            if chunk.empty:
+                continue
         frame = scorer.frame(chunk)
         if tallies is None:
             tallies = _tallies(reference, frame.columns)
@@ -311,6 +314,16 @@ def monitor_leads(
 
         raise CRMPredictError("the lead list has no rows")
     return _result(reference, tallies, score, n, label=label, as_of=str(as_of.date()))
+
+
+def _present_customers(
+    chunk: pd.DataFrame, config: TaskConfig, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """The rows of a customer list that are customers on ``as_of``."""
+    from crm_predict.retention import churn_row_problems
+
+    problems = churn_row_problems(chunk, config, as_of, pd.Series("", index=chunk.index))
+    return chunk[(problems == "").to_numpy()].reset_index(drop=True)
 
 
 def write_drift_json(result: DriftResult, path: str | Path) -> Path:

@@ -67,6 +67,9 @@ class TrainResult:
     aggregator: ActivityAggregator | None
     tracking: dict[str, str] = field(default_factory=dict)
     timing: TrainedTiming | None = None
+    extra_columns: list[str] | None = None
+    """Derived numeric inputs besides the config's fields (activity aggregates, churn
+    features): see :func:`crm_predict.features.task_frame`."""
 
     @property
     def champion(self) -> str:
@@ -307,7 +310,9 @@ def train_task(
             progress.step("fitting timing")
             timing = fit_timing(config, data, frame, aggregator)
         progress.step("evaluated")
-    result = TrainResult(config, data, frame, labels, split, trained, aggregator, timing=timing)
+    result = TrainResult(
+        config, data, frame, labels, split, trained, aggregator, timing=timing, extra_columns=acts
+    )
     for model in trained.values():
         model.bundle.card = model_card(result, model)
         model.bundle.reference = _reference(result, model)
@@ -320,7 +325,7 @@ def _reference(result: TrainResult, model: TrainedModel) -> dict:
 
     train = result.frame.iloc[result.split.train]
     scores = model.pipeline.predict_proba(train)[:, 1]
-    return reference_profile(train, result.config, scores, result.aggregator)
+    return reference_profile(train, result.config, scores, result.extra_columns)
 
 
 def model_card(result: TrainResult, model: TrainedModel) -> dict:

@@ -116,3 +116,24 @@ def test_drift_json_and_table(tmp_path, reference):
 def test_a_model_without_a_profile_says_how_to_fix_it():
     with pytest.raises(CRMPredictError, match="retrain"):
         compare_profile({}, _leads(10, 0))
+
+
+def test_a_churn_model_is_monitored_on_its_churn_features_and_present_customers(tmp_path):
+    """The churn features are profiled; customers gone by as_of are not part of the list."""
+    from crm_predict.datasets_churn import make_customers
+    from crm_predict.monitor import monitor_leads
+    from crm_predict.train import train_task
+    from tests.helpers import churn_task
+
+    config = churn_task(1500, 5)
+    result = train_task(config, models=("gbm",), quiet=True)
+    bundle = result.models["gbm"].bundle
+    assert {"tickets_90d", "usage_trend", "csat_latest"} <= set(bundle.reference["fields"])
+    customers = make_customers(1500, seed=5).customers
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    as_of = result.data.as_of
+    drift = monitor_leads(bundle, tmp_path / "customers.csv", as_of)
+    gone = pd.to_datetime(customers["churn_date"]) <= as_of
+    assert drift.n_rows == int((~gone).sum()) < len(customers)
+    assert "tickets_90d" in set(drift.fields["field"])
+    assert drift.score_psi < PSI_MAJOR
