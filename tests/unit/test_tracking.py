@@ -71,3 +71,24 @@ def test_served_model_takes_as_of_as_a_param_and_scores_unseen_levels(result, st
     rows["source"] = ["never seen before", "referral", "web form"]
     scored = model.predict(rows, params={"as_of": "2025-01-01"})
     assert scored["p_convert"].between(0, 1).all()
+
+
+def test_a_model_that_is_not_there_is_a_clear_error_naming_what_is(result, store):
+    from crm_predict.cli import app
+    from crm_predict.exceptions import CRMPredictError
+    from crm_predict.tracking import load_bundle
+
+    log_training(result, workdir=store)
+    uri = resolve_tracking_uri(None, store)
+    with pytest.raises(CRMPredictError, match="registered models there: leads_test") as err:
+        load_bundle("models:/leads_tset@champion", uri)
+    assert "models:/leads_tset@champion" in str(err.value)
+    with pytest.raises(CRMPredictError, match="alias nope not found"):
+        load_bundle("models:/leads_test@nope", uri)
+
+    from typer.testing import CliRunner
+
+    args = ["monitor", "--model", "models:/leads_tset@champion", "--input", "leads.csv"]
+    out = CliRunner().invoke(app, [*args, "--tracking-uri", uri])
+    assert out.exit_code == 2
+    assert "registered models there" in out.output and "Traceback" not in out.output

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
@@ -97,8 +99,25 @@ def load_model(model_uri: str, tracking_uri: str | None = None):
     -------
     mlflow.pyfunc.PyFuncModel
     """
-    with tracking_to(resolve_tracking_uri(tracking_uri)):
-        return mlflow.pyfunc.load_model(model_uri)
+    uri = resolve_tracking_uri(tracking_uri)
+    try:
+        with tracking_to(uri):
+            return mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as exc:
+        raise CRMPredictError(_load_problem(model_uri, uri, exc)) from None
+
+
+def _load_problem(model_uri: str, tracking_uri: str, exc: MlflowException) -> str:
+    """Why a model did not load, and the registered models that the store does hold."""
+    reason = str(exc.message).splitlines()[0].rstrip(".") if exc.message else type(exc).__name__
+    text = f"cannot load model '{model_uri}' from tracking store {tracking_uri}: {reason}"
+    try:
+        names = sorted(m.name for m in MlflowClient(tracking_uri).search_registered_models())
+    except MlflowException:
+        return text
+    if not names:
+        return f"{text}; the store has no registered models (train one with crm-predict train)"
+    return f"{text}; registered models there: {', '.join(names)} (e.g. models:/{names[0]}@champion)"
 
 
 def load_bundle(model_uri: str, tracking_uri: str | None = None) -> tuple[ModelBundle, str]:
