@@ -250,7 +250,7 @@ def score(
     if interval_model:
         console.print(f"interval p_low/p_high from {interval_model}")
     console.print(
-        f"scored {summary.rows_scored:,} of {summary.rows_read:,} leads in "
+        f"scored {summary.rows_scored:,} of {summary.rows_read:,} {bundle.config.records} in "
         f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
     )
     if summary.rejected:

@@ -108,11 +108,11 @@ def monitor(
     from crm_predict.tracking import load_bundle
 
     bundle, label = load_bundle(model, tracking_uri)
-    with rows("reading leads", quiet=quiet) as advance:
+    with rows(f"reading {bundle.config.records}", quiet=quiet) as advance:
         result = monitor_leads(
             bundle, input, as_of or date.today().isoformat(), label=label, progress=advance
         )
-    console.print(drift_table(result))
+    console.print(drift_table(result, records=bundle.config.records))
     for row in result.flagged().to_dict("records"):
         if row["new_levels"]:
             console.print(f"new in {row['field']}: {escape(', '.join(row['new_levels'][:10]))}")
@@ -149,7 +149,8 @@ def retrain(
     result = retrain_task(
         cfg, dry_run=dry_run, tracking_uri=tracking_uri, workdir=output_dir, quiet=quiet
     )
-    table = Table(title=f"Challenger vs champion ({result.holdout['rows']:,} holdout leads)")
+    rows = f"{result.holdout['rows']:,} holdout {cfg.records}"
+    table = Table(title=f"Challenger vs champion ({rows})")
     for col in ("check", "challenger", "champion", "limit", "passed"):
         table.add_column(col, justify="left" if col == "check" else "right")
     for c in result.checks:

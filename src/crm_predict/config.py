@@ -420,6 +420,11 @@ class TaskConfig(_Strict):
             )
         return grades
 
+    @property
+    def records(self) -> str:
+        """What one row is called in messages: ``customers`` for a churn task, else ``leads``."""
+        return "customers" if self.kind == "churn" or self.churn is not None else "leads"
+
     def column_requests(self) -> list[tuple[str, str]]:
         """Return ``(column, config key)`` for every column the main table must provide.
 

@@ -334,9 +334,11 @@ def write_drift_json(result: DriftResult, path: str | Path) -> Path:
     return path
 
 
-def drift_table(result: DriftResult, top: int = 25) -> Table:
-    """A rich table of the fields, largest PSI first (the score on top)."""
-    table = Table(title=f"Drift against the training leads ({result.n_rows:,} leads)")
+def drift_table(result: DriftResult, top: int = 25, records: str = "leads") -> Table:
+    """A rich table of the fields, largest PSI first (the score on top); ``records`` names
+    the rows (``leads`` or ``customers``)."""
+    title = f"Drift against the training {records} ({result.n_rows:,} {records})"
+    table = Table(title=title)
     for col in ("field", "PSI", "status", "missing then → now", "new levels", "vanished"):
         table.add_column(col, justify="right" if col == "PSI" else "left")
     style = {"major": "bold red", "moderate": "yellow", "stable": "green"}

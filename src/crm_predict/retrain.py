@@ -322,7 +322,7 @@ def retrain_task(
         rows = judged_rows(result, window)
         if len(rows) < 10:
             raise CRMPredictError(
-                f"only {len(rows)} holdout leads are older than the conversion window "
+                f"only {len(rows)} holdout {config.records} are older than the conversion window "
                 f"({window} days, retrain.conversion_window_days); need more data"
             )
         y = result.labels.to_numpy()[rows].astype(int)

@@ -203,3 +203,10 @@ def test_churn_reasons_speak_customer_experience():
     assert got[1] == (
         "Contract = monthly: such customers churn at 9%; usage down 40% on the 3 months before"
     )
+
+
+def test_messages_call_the_rows_of_a_churn_task_customers():
+    from tests.helpers import synthetic_task
+
+    assert churn_task(200, 1).records == "customers"
+    assert synthetic_task(n_leads=200).records == "leads"
