@@ -88,7 +88,8 @@ def _row_problems(frame: pd.DataFrame, bundle: ModelBundle, seen: _SeenIds) -> p
     for col, kind in checks:
         if col not in frame.columns:
             continue
-        raw = frame[col]
+        # Blank and placeholder cells are missing values, as in training, not bad numbers.
+        raw = schema.clean_text(frame[[col]], config.missing_values)[col]
         parsed = pd.to_numeric(raw, errors="coerce") if kind == "number" else schema.to_dates(raw)
         bad = raw.notna() & parsed.isna() & (reasons == "")
         for idx in np.flatnonzero(bad.to_numpy()):

@@ -82,6 +82,21 @@ def test_bad_rows_are_rejected_with_reasons_and_the_rest_scored(bundle, leads, t
     assert summary.rows_scored == 16 == len(pd.read_csv(out))
 
 
+def test_a_blank_number_is_missing_as_in_training_not_a_bad_row(bundle, leads, tmp_path):
+    """Exports write a missing number as a blank (telco's TotalCharges is ' '): training reads
+    it as missing, so scoring must too, and score it like an empty cell."""
+    frame = pd.read_csv(leads).head(6).astype({"employees": object})
+    frame.loc[[0, 1], "employees"] = " "
+    blank, empty = tmp_path / "blank.csv", tmp_path / "empty.csv"
+    frame.to_csv(blank, index=False)
+    frame.assign(employees=frame["employees"].replace(" ", None)).to_csv(empty, index=False)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    summary = score_leads(bundle, a, as_of=AS_OF, source=blank)
+    score_leads(bundle, b, as_of=AS_OF, source=empty)
+    assert summary.rows_rejected == 0 and summary.rows_scored == 6
+    pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b))
+
+
 def test_unseen_categories_are_scored(bundle, leads, tmp_path):
     frame = pd.read_csv(leads).head(10)
     frame["source"] = "a channel nobody has seen"
