@@ -133,10 +133,21 @@ class ChurnTableSpec(TableSource):
 
 
 class ChurnSpec(_Strict):
-    """Churn within a horizon: who is at risk at the snapshot, and the customer event tables."""
+    """Churn within a horizon: who is at risk at the snapshot, and the customer event tables.
 
-    signup: str = Field(description="signup (customer since) date column of the main table")
-    churn_date: str = Field(description="churn date column; empty while the customer is active")
+    With ``signup`` and ``churn_date`` the task has the customers' history: labels, event
+    features and time to churn are computed as of a snapshot. Without them (a flat export
+    with a churn flag, such as IBM's telco sample) the target column is the label,
+    ``horizon_days`` says over how many days it was observed, and the section only adds the
+    retention list's lifetime, CLV and revenue at risk.
+    """
+
+    signup: str | None = Field(
+        None, description="signup (customer since) date column of the main table"
+    )
+    churn_date: str | None = Field(
+        None, description="churn date column; empty while the customer is active"
+    )
     horizon_days: int = Field(90, gt=0, description="label: churned within this many days")
     snapshot: date | None = Field(
         None, description="date features are seen from in training (default as_of - horizon)"
@@ -158,6 +169,25 @@ class ChurnSpec(_Strict):
     rank_by: Literal["revenue_at_risk", "p_churn"] = Field(
         "revenue_at_risk", description="order of the retention list written by score"
     )
+
+    @property
+    def dated(self) -> bool:
+        """Whether the task has the customers' history (signup and churn dates)."""
+        return self.signup is not None
+
+    @model_validator(mode="after")
+    def _history(self) -> ChurnSpec:
+        if (self.signup is None) != (self.churn_date is None):
+            raise ValueError("give both 'signup' and 'churn_date', or neither (a flat export)")
+        if not self.dated:
+            needs = ["tickets", "surveys", "usage", "changes", "snapshot", "acquisition_cost"]
+            given = [k for k in needs if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} need the customers' history: add 'signup' and "
+                    "'churn_date' (date columns), or remove them"
+                )
+        return self
 
 
 class TargetSpec(_Strict):
@@ -443,9 +473,17 @@ class TaskConfig(_Strict):
         req += [(c, "segments") for c in self.segments]
         req += [(j.key, f"joins[{j.name}].key") for j in self.joins]
         if self.churn is not None:
-            req.append((self.churn.signup, "churn.signup"))
-            req.append((self.churn.churn_date, "churn.churn_date"))
+            for key in ("signup", "churn_date", "revenue", "cost_to_serve", "acquisition_cost"):
+                col = getattr(self.churn, key)
+                if col:
+                    req.append((col, f"churn.{key}"))
         return req
+
+    @property
+    def churn_history(self) -> ChurnSpec | None:
+        """The ``churn`` section when it has the customers' history (signup and churn
+        dates: snapshot labels, event features, time to churn); None otherwise."""
+        return self.churn if self.churn is not None and self.churn.dated else None
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -267,7 +267,7 @@ def load_task_data(config: TaskConfig) -> TaskData:
         raise DataValidationError(problems, source=origin)
     as_of = _as_of(config, frame, acts)
     tables: dict[str, pd.DataFrame] = {}
-    if config.churn is not None:
+    if config.churn_history is not None:
         frame, outcome, tables = _churn(frame, config, as_of, notes)
     return TaskData(
         frame=frame.reset_index(drop=True),

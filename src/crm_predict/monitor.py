@@ -296,7 +296,7 @@ def monitor_leads(
             raise CRMPredictError(
                 f"column '{id_col}' is missing from the lead list (asked for by id_column)"
             )
-        if bundle.config.churn is not None:
+        if bundle.config.churn_history is not None:
             chunk = _present_customers(chunk, bundle.config, as_of)
             if chunk.empty:
                 continue

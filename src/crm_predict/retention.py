@@ -20,6 +20,13 @@ through the same scorer as a lead list; this module adds the customer side:
 * **revenue_at_risk** = ``p_churn × clv``: the value expected to walk out within the
   horizon. The list is ranked by it (``churn.rank_by: revenue_at_risk``, the default) or
   by ``p_churn``; without ``churn.revenue`` there is no CLV and the rank is by ``p_churn``.
+  With the horizon lifetime, ``p_churn × clv ≈ margin × p_churn / h``, about one month's
+  margin for every customer: ranked by it, the list is ranked by revenue, not risk. Rank
+  such a list by ``p_churn`` (as ``configs/telco_churn.yaml`` does).
+
+A churn task without the customers' history (a flat export: ``churn`` without ``signup``
+and ``churn_date``, see :class:`~crm_predict.config.ChurnSpec`) gets the same columns,
+with the lifetime always from the horizon and no event features.
 * **churn_reasons**: the model's top reasons for churn in CX words ("3 tickets in 30 days;
   CSAT fell from 5 to 2; usage down 40% on the 3 months before").
 """
@@ -240,7 +247,7 @@ def churn_row_problems(
     """Add why a customer row cannot be on a retention list: gone already, or not yet there."""
     from crm_predict import schema
 
-    spec = config.churn
+    spec = config.churn_history
     if spec is None:
         return problems
     problems = problems.copy()

@@ -150,7 +150,7 @@ class _Scorer:
         self.churn_tables = None
         self.customers: pd.DataFrame | None = None
         self.churn_features: pd.DataFrame | None = None
-        if config.churn is not None:
+        if config.churn_history is not None:
             from crm_predict.retention import read_event_tables
 
             self.churn_tables = read_event_tables(config)

@@ -66,8 +66,8 @@ class TimingBundle:
         A row without a creation date, or created after ``today``, is scored as new (0).
         """
         created_col = self.config.time.created
-        if self.config.churn is not None:
-            created_col = self.config.churn.signup  # churn: age is the customer's tenure
+        if self.config.churn_history is not None:
+            created_col = self.config.churn_history.signup  # churn: age is the customer's tenure
         if today is not None:
             now = pd.Series(pd.Timestamp(today), index=frame.index)
         elif AS_OF in frame.columns:
@@ -178,7 +178,7 @@ def fit_timing(
     """
     from crm_predict.train import build_pipeline
 
-    if config.churn is not None:
+    if config.churn_history is not None:
         # Churn: tenure clock with delayed entry at the snapshot (crm_predict.churn_timing).
         from crm_predict.churn_timing import fit_churn_timing
 

@@ -223,7 +223,7 @@ def diagnostic_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
 def default_models(config: TaskConfig) -> tuple[str, ...]:
     """The models ``crm-predict train`` fits when none are named: LightGBM, plus the
     time-to-event model when the config has ``time.created`` and ``time.closed`` (or a
-    ``churn`` section: time to churn on tenure).
+    ``churn`` section with signup and churn dates: time to churn on tenure).
 
     Examples
     --------
@@ -233,7 +233,7 @@ def default_models(config: TaskConfig) -> tuple[str, ...]:
     """
     timed = bool(config.time.created and config.time.closed)
     # Churn with dates: the timing model runs on tenure (crm_predict.churn_timing).
-    timed = timed or config.churn is not None
+    timed = timed or config.churn_history is not None
     return ("gbm", "timing") if timed else ("gbm",)
 
 

@@ -210,3 +210,43 @@ def test_messages_call_the_rows_of_a_churn_task_customers():
 
     assert churn_task(200, 1).records == "customers"
     assert synthetic_task(n_leads=200).records == "leads"
+
+
+def _flat_churn_task(**churn):
+    """A flat customer export (telco-like): a churn flag, no signup or churn dates."""
+    return churn_task(N, SEED, churn={"horizon_days": 30, "revenue": "monthly_revenue", **churn})
+
+
+def test_a_flat_export_needs_no_dates_and_gets_a_retention_list(customers_csv, tmp_path):
+    cfg = _flat_churn_task()
+    assert cfg.churn_history is None
+    assert default_models(cfg) == ("gbm",)
+    result = train_task(cfg, quiet=True)
+    labels = result.labels.dropna()
+    assert len(labels) == N  # every customer is labelled by the flag, none set aside
+    scored = _score(result.models["gbm"].bundle, customers_csv, tmp_path)
+    assert len(scored) == N
+    assert (scored["lifetime_from"] == "churn horizon").all()
+    life = lifetime_from_horizon(scored["p_churn"], 30)
+    np.testing.assert_allclose(scored["expected_lifetime_months"], life, atol=1e-3)
+    revenue = make_customers(N, SEED).customers.set_index("customer_id")["monthly_revenue"]
+    expected = revenue.loc[scored["customer_id"]].to_numpy() * np.maximum(life, 1.0)
+    np.testing.assert_allclose(scored["clv"], expected, atol=0.01)
+    np.testing.assert_allclose(
+        scored["revenue_at_risk"], scored["p_churn"] * scored["clv"], atol=0.02
+    )
+
+
+@pytest.mark.parametrize(
+    ("churn", "message"),
+    [
+        ({"signup": "signup_date"}, "both 'signup' and 'churn_date'"),
+        ({"tickets": {"path": "t.csv"}}, "tickets need the customers' history"),
+        ({"acquisition_cost": "acquisition_cost"}, "acquisition_cost need the customers'"),
+    ],
+)
+def test_a_flat_export_rejects_what_needs_the_history(churn, message):
+    from crm_predict.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _flat_churn_task(**churn)

@@ -145,7 +145,7 @@ def task_frame(
     """
     frame, aggregator = build_model_frame(data, config, aggregator=aggregator)
     extra = list(aggregator.get_feature_names_out()) if aggregator else None
-    if config.churn is not None:
+    if config.churn_history is not None:
         from crm_predict.features.churn import add_churn_features
 
         frame, churn_columns = add_churn_features(frame, data, config)

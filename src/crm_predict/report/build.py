@@ -278,7 +278,7 @@ def build_report(
         grade_counts={g: int(counts.get(g, 0)) for g in ("A", "B", "C", "D")},
         timing=dict(timing.card) if timing is not None else None,
         kind="churn" if is_churn(config) else "conversion",
-        cx=build_cx(config, as_of, leads, top) if config.churn is not None else None,
+        cx=build_cx(config, as_of, leads, top) if config.churn_history is not None else None,
     )
 
 
