@@ -500,6 +500,22 @@ def test_numeric_transformer_log1p_skewed_non_negative_columns():
     assert list(plain.get_feature_names_out()) == list(X.columns)
 
 
+def test_a_moderately_skewed_number_is_logged_only_when_the_outcome_says_so():
+    rng = np.random.default_rng(1)
+    n = 4000
+    X = pd.DataFrame({"tenure": rng.gamma(8.0, 1.0, n), "charges": rng.gamma(8.0, 10.0, n)})
+    assert all(0.5 < X[c].skew() < 1.0 for c in X)  # moderate: below the always-log bar
+    logit = (
+        2.5 * (np.log1p(X["tenure"]) - np.log1p(X["tenure"]).mean())
+        - 0.2 * (X["charges"] - X["charges"].mean()) / X["charges"].std() * 3
+    )
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    assert NumericTransformer().fit(X, y).log_columns_ == ["tenure"]
+    assert NumericTransformer().fit(X).log_columns_ == []  # no outcome: skewness alone
+    assert NumericTransformer(moderate_skew=None).fit(X, y).log_columns_ == []
+    assert NumericTransformer().fit(X, rng.normal(size=n)).log_columns_ == []  # not 0/1
+
+
 def test_numeric_transformer_parses_numbers_written_as_text():
     X = pd.DataFrame({"revenue": ["1.5", "2", None, "n/a"]})
     out = NumericTransformer(skew_threshold=None).fit(X).transform(X)
