@@ -10,6 +10,7 @@ from crm_predict import schema
 from crm_predict.config import ActivitySpec, JoinSpec, TaskConfig
 from crm_predict.exceptions import DataValidationError
 from crm_predict.io import read_table
+from crm_predict.touch_source import activity_requests
 
 
 @dataclass
@@ -126,16 +127,7 @@ def _join(
 
 def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, list[str]]:
     acts = schema.clean_text(read_table(spec), config.missing_values)
-    requests = [
-        (spec.id_column, "activities.id_column"),
-        (spec.time_column, "activities.time_column"),
-    ]
-    requests += [
-        (c, f"activities.{k}")
-        for k, c in (("type_column", spec.type_column), ("direction_column", spec.direction_column))
-        if c
-    ]
-    problems = schema.missing_column_problems(acts.columns, requests, "activities")
+    problems = schema.missing_column_problems(acts.columns, activity_requests(spec), "activities")
     if problems:
         return acts, problems
     acts[spec.id_column] = acts[spec.id_column].astype("object").astype(str)

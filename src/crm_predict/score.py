@@ -26,9 +26,10 @@ from crm_predict.exceptions import CRMPredictError
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.assemble import input_fields, snapshot_for
 from crm_predict.features.cleaning import AS_OF
-from crm_predict.io import atomic_path, detect_format, iter_file, read_table
+from crm_predict.io import atomic_path, detect_format, iter_file
 from crm_predict.loading import apply_joins, read_join_tables
 from crm_predict.retention import add_retention, churn_row_problems, is_churn, rank_column
+from crm_predict.touch_source import TouchSource, open_touches
 
 
 @dataclass
@@ -138,12 +139,10 @@ class _Scorer:
         self.aggregator: ActivityAggregator | None = bundle.aggregator
         spec = config.activities
         if self.aggregator is not None and spec is not None:
-            acts = activities if activities is not None else read_table(spec)
-            acts = schema.clean_text(acts, config.missing_values)
-            acts[spec.time_column] = schema.to_dates(acts[spec.time_column])
-            acts[spec.id_column] = acts[spec.id_column].astype(str)
-            acts = acts[acts[spec.time_column] < as_of]
-            self.acts, self.acts_ids = acts, acts[spec.id_column]
+            # Parquet and SQL touch tables are read per chunk, for its leads only.
+            self.touch_source: TouchSource = open_touches(
+                spec, config.missing_values, as_of, activities
+            )
             self.touches = True
             self.empty = {k: v for k, v in self.aggregator.empty_row().items() if not pd.isna(v)}
         # Churn: event tables read once; features as of the scoring date per chunk.
@@ -204,7 +203,7 @@ class _Scorer:
         if self.touches:
             ids = frame[config.id_column].astype(str)
             self.aggregator.set_params(as_of=pd.Series(frame[AS_OF].to_numpy(), index=ids))
-            touches = self.aggregator.transform(self.acts[self.acts_ids.isin(set(ids))])
+            touches = self.aggregator.transform(self.touch_source.touches_for(ids))
             self.aggregator.set_params(as_of=None)
             touches = touches.reindex(ids.to_numpy()).fillna(self.empty)
             touches.index = frame.index

@@ -221,3 +221,49 @@ def test_scores_from_postgres_match_the_csv_and_upsert_one_row_per_lead(
             assert not sa.inspect(conn).has_table("lead_scores__staging")
     finally:
         engine.dispose()
+
+
+def test_touches_read_per_chunk_from_postgres_score_like_a_whole_csv(
+    postgres_url, bundle, tmp_path, monkeypatch
+):
+    """Integer lead ids in a PostgreSQL touch table, text ids in the lead list."""
+    import dataclasses
+
+    import sqlalchemy as sa
+
+    from crm_predict import touch_source
+    from crm_predict.config import SQLSource
+
+    monkeypatch.setattr(touch_source, "SQL_BATCH", 100)  # several statements per chunk
+    crm = make_leads(3000, 7)
+    leads = crm.leads[crm.leads["status"] == "open"].copy()
+    leads["lead_id"] = leads["lead_id"].str[1:].astype(int)
+    acts = crm.activities.assign(lead_id=crm.activities["lead_id"].str[1:].astype(int))
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    acts.to_csv(tmp_path / "acts.csv", index=False)
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            acts.to_sql("crm_touches", conn, index=False, if_exists="replace")
+            conn.execute(sa.text("CREATE INDEX ON crm_touches (lead_id)"))
+    finally:
+        engine.dispose()
+
+    def scored(name: str, **source) -> bytes:
+        spec = bundle.config.activities.model_copy(
+            update={"synthetic": None, "path": None, "sql": None, **source}
+        )
+        config = bundle.config.model_copy(update={"activities": spec})
+        out = tmp_path / f"{name}.csv"
+        score_leads(
+            dataclasses.replace(bundle, config=config),
+            out,
+            as_of=AS_OF,
+            source=tmp_path / "leads.csv",
+            chunksize=250,
+        )
+        return out.read_bytes()
+
+    query = "SELECT * FROM crm_touches"
+    from_db = scored("db", sql=SQLSource(url=postgres_url, query=query))
+    assert from_db == scored("csv", path=tmp_path / "acts.csv")
