@@ -73,6 +73,12 @@ class GBMSpec(_Strict):
         default_factory=dict,
         description="LightGBM parameters merged over the built-in defaults, e.g. num_leaves",
     )
+    folds: int = Field(
+        5,
+        ge=1,
+        description="cross-fitting folds on a stratified split (a time split validates on "
+        "its most recent split.validation_size); 1 for one validation slice",
+    )
 
 
 class ParamRange(_Strict):

@@ -1,8 +1,8 @@
 """Why a lead scored as it did: per-field contributions of the LightGBM and Bayesian models.
 
-LightGBM: the model's log-odds are a logistic base plus a booster. The booster's part comes from
-exact TreeSHAP (:mod:`crm_predict.treeshap`), the base's part is exact for a linear model
-(coefficient × distance from the training mean). Both are summed per CRM field (all
+LightGBM: the model's log-odds blend a logistic regression and LightGBM boosters. The boosters'
+part comes from exact TreeSHAP (:mod:`crm_predict.treeshap`), the logistic part is exact for a
+linear model (coefficient × distance from the training mean). Both are summed per CRM field (all
 columns derived from ``source`` give one ``source`` number), then converted to
 percentage points of the calibrated probability so that, per lead, the base rate plus the
 field contributions equals the score.
@@ -84,6 +84,9 @@ def _linear_parts(
 def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
     """Exact per-field contributions of a trained crm_predict LightGBM pipeline.
 
+    The model's log-odds are ``weight`` × the logistic part + (1 − ``weight``) × the
+    LightGBM part, each the mean of its fold models; both shares are exact, so they add up.
+
     Parameters
     ----------
     pipeline : Pipeline
@@ -95,22 +98,25 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     -------
     Contributions
     """
-    from crm_predict.treeshap import grouped_contributions
-
     model: CalibratedLGBM = pipeline[-1]
+    blend = model.model_
     X = pipeline[:-1].transform(frame)
     features = list(X.columns)
     fields = list(dict.fromkeys(field_of(f) for f in features))
     position = {f: i for i, f in enumerate(fields)}
-    booster = model.booster_.booster_
-    tree, tree_base, groups = grouped_contributions(booster, X, [field_of(f) for f in features])
     log_odds = np.zeros((len(X), len(fields)))
-    np.add.at(log_odds.T, [position[g] for g in groups], tree.T)
-    base_log_odds = np.asarray(tree_base, dtype=float).copy()
-    if model.model_.base is not None:
-        linear, linear_base, owners = _linear_parts(model.model_.base, model.model_.base_mean, X)
-        np.add.at(log_odds.T, [position[field_of(o)] for o in owners], linear.T)
-        base_log_odds += linear_base
+    base_log_odds = np.zeros(len(X))
+    if blend.weight < 1:
+        groups = [field_of(f) for f in features]
+        tree, tree_base, names = blend.tree_ensemble().contributions(X, groups=groups)
+        np.add.at(log_odds.T, [position[g] for g in names], tree.T)
+        base_log_odds += tree_base
+    linear_parts = zip(blend.linear, blend.linear_means, strict=True) if blend.weight > 0 else []
+    share = blend.weight / max(len(blend.linear), 1)
+    for base, mean in linear_parts:
+        linear, linear_base, owners = _linear_parts(base, mean, X)
+        np.add.at(log_odds.T, [position[field_of(o)] for o in owners], share * linear.T)
+        base_log_odds += share * linear_base
     p = model.predict_proba(X)[:, 1]
     p_base = model.calibrate(base_log_odds)
     raw = log_odds.sum(axis=1)

@@ -68,9 +68,7 @@ def split_task(data: TaskData, labels: pd.Series, config: TaskConfig) -> Split:
     s = config.split
     labelled = np.flatnonzero(labels.notna().to_numpy())
     created = config.time.created
-    method = s.method
-    if method == "auto":
-        method = "time" if created else "stratified"
+    method = split_method(config)
     if method == "time":
         if not created:
             raise ValueError("split.method 'time' needs time.created in the config")
@@ -95,6 +93,21 @@ def split_task(data: TaskData, labels: pd.Series, config: TaskConfig) -> Split:
         "records"
     )
     return Split(train, np.sort(test), "stratified", desc, s.validation_size)
+
+
+def split_method(config: TaskConfig) -> str:
+    """``time`` or ``stratified``: the config's ``split.method``, with ``auto`` resolved.
+
+    ``auto`` splits by time when the config names a creation date (``time.created``).
+
+    Examples
+    --------
+    >>> split_method(load_config("configs/telco_churn.yaml"))  # doctest: +SKIP
+    'stratified'
+    """
+    if config.split.method != "auto":
+        return config.split.method
+    return "time" if config.time.created else "stratified"
 
 
 def validation_folds(

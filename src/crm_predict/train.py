@@ -24,7 +24,7 @@ from crm_predict.loading import TaskData, load_task_data
 from crm_predict.models.baseline import logistic_baseline
 from crm_predict.models.gbm import CalibratedLGBM
 from crm_predict.progress import steps
-from crm_predict.split import Split, split_task, training_labels
+from crm_predict.split import Split, split_method, split_task, training_labels
 
 if TYPE_CHECKING:
     from crm_predict.timing_task import TrainedTiming
@@ -178,9 +178,13 @@ def make_estimator(name: str, config: TaskConfig):
     >>> make_estimator("gbm", load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
     """
     if name == "gbm":
+        # Time-ordered rows validate (and calibrate) on the most recent slice, as the
+        # holdout is scored: forward in time. Exchangeable rows are cross-fitted.
+        stratified = split_method(config) == "stratified"
         return CalibratedLGBM(
             params=dict(config.gbm.params) or None,
             validation_fraction=config.split.validation_size,
+            folds=config.gbm.folds if stratified else 1,
             random_state=config.seed,
         )
     if name == "logreg":

@@ -93,6 +93,38 @@ class TreeEnsemble:
         model = booster.dump_model(num_iteration=num_iteration)
         return cls(model, max_table=max_table, n_jobs=n_jobs)
 
+    @classmethod
+    def from_boosters(
+        cls,
+        boosters: Sequence[lgb.Booster],
+        weights: Sequence[float],
+        max_table: int = 4096,
+        n_jobs: int = 2,
+    ) -> TreeEnsemble:
+        """Parse the weighted sum of several boosters fitted on the same features.
+
+        Every booster's trees (those ``predict`` would use) join one ensemble with their leaf
+        values multiplied by the booster's weight: SHAP values are linear in the leaf
+        values, so the ensemble's contributions are the weighted sum of the boosters'.
+
+        Examples
+        --------
+        >>> ens = TreeEnsemble.from_boosters(fold_boosters, [0.2] * 5)  # doctest: +SKIP
+        """
+        if len(boosters) != len(weights) or not boosters:
+            raise ValueError("give one weight per booster, and at least one booster")
+        dumps = [b.dump_model() for b in boosters]
+        names = dumps[0]["feature_names"]
+        if any(d["feature_names"] != names for d in dumps[1:]):
+            raise ValueError("the boosters were fitted on different features")
+        model = dict(dumps[0])
+        model["tree_info"] = [
+            {**tree, "tree_structure": _scaled(tree["tree_structure"], float(w))}
+            for dump, w in zip(dumps, weights, strict=True)
+            for tree in dump["tree_info"]
+        ]
+        return cls(model, max_table=max_table, n_jobs=n_jobs)
+
     def _build_bins(self, flat: list, n_features: int) -> None:
         by_feature: list[list[dict]] = [[] for _ in range(n_features)]
         for nodes, _ in flat:
@@ -327,6 +359,18 @@ class TreeEnsemble:
         starts = range(0, n_rows, block_rows)
         _run(n_jobs, [(explain, lo, min(n_rows, lo + block_rows)) for lo in starts])
         return out, np.full(n_rows, self.expected_value), names
+
+
+def _scaled(node: dict, weight: float) -> dict:
+    """A copy of a dumped tree with its leaf (and internal) values times ``weight``."""
+    out = dict(node)
+    for key in ("leaf_value", "internal_value"):
+        if key in out:
+            out[key] = out[key] * weight
+    for side in ("left_child", "right_child"):
+        if side in out:
+            out[side] = _scaled(out[side], weight)
+    return out
 
 
 def _threads(n_jobs: int) -> int:

@@ -6,7 +6,9 @@ The data is loaded and the features are built once per study run
 origin for a time split, stratified K-fold without dates) and the feature pipeline is
 fitted once per fold on that fold's fit rows. Every trial then only fits
 :class:`~crm_predict.models.gbm.CalibratedLGBM` per fold (:func:`make_objective`) and is
-scored by the mean calibrated log loss over the folds; the holdout is never seen. Averaging
+scored by the mean calibrated log loss over the folds; the holdout is never seen. A trial's
+model validates on one slice of its fold (``folds=1``) even where ``train`` cross-fits
+(``gbm.folds``): the booster parameters are judged the same way at a fraction of the cost. Averaging
 over several time-ordered folds keeps the study from fitting the noise of one slice.
 
 A LightGBM callback (:class:`PruningCallback`) reports the running fold mean of the
@@ -228,11 +230,12 @@ def make_objective(
                 PruningCallback(trial, spec.report_every, k * spec.max_estimators, running),
             )
             model.fit(fold.X_fit, fold.y_fit)
-            running.append(_best_score(model.booster_))
+            (booster,) = model.boosters_
+            running.append(_best_score(booster))
             p = np.clip(model.predict_proba(fold.X_valid)[:, 1], PROBABILITY_FLOOR, 1)
             y = fold.y_valid
             losses.append(float(log_loss(y, np.minimum(p, 1 - PROBABILITY_FLOOR), labels=[0, 1])))
-            rounds.append(int(model.booster_.best_iteration_ or 0))
+            rounds.append(int(booster.best_iteration_ or 0))
             if 0 < y.sum() < len(y):
                 aucs.append(float(roc_auc_score(y, p)))
         trial.set_user_attr("fit_seconds", round(time.perf_counter() - start, 3))

@@ -224,3 +224,32 @@ def test_pickle_round_trip_keeps_the_tables(ensemble):
     X = scoring_frame(50)
     restored = pickle.loads(pickle.dumps(ensemble))
     np.testing.assert_array_equal(restored.contributions(X)[0], ensemble.contributions(X)[0])
+
+
+def test_weighted_boosters_give_the_weighted_sum_of_their_contributions(data):
+    X, y = data
+    halves = [
+        train(X.iloc[part], y[part], rounds=30) for part in (slice(0, 1500), slice(1500, None))
+    ]
+    weights = [0.3, 0.45]
+    merged = TreeEnsemble.from_boosters(halves, weights)
+    rows = scoring_frame(200)
+    contrib, base, names = merged.contributions(rows)
+    assert names == halves[0].feature_name()
+    expected = sum(
+        w * b.predict(rows, pred_contrib=True) for b, w in zip(halves, weights, strict=True)
+    )
+    np.testing.assert_allclose(contrib, expected[:, :-1], rtol=0, atol=TOL)
+    np.testing.assert_allclose(base, expected[:, -1], rtol=0, atol=TOL)
+    raw = sum(w * b.predict(rows, raw_score=True) for b, w in zip(halves, weights, strict=True))
+    np.testing.assert_allclose(contrib.sum(1) + base, raw, rtol=0, atol=TOL)
+
+
+def test_weighted_boosters_must_share_their_features(data):
+    X, y = data
+    one = train(X, y, rounds=3)
+    other = train(X.drop(columns="calls"), y, rounds=3)
+    with pytest.raises(ValueError, match="different features"):
+        TreeEnsemble.from_boosters([one, other], [0.5, 0.5])
+    with pytest.raises(ValueError, match="one weight per booster"):
+        TreeEnsemble.from_boosters([one], [0.5, 0.5])

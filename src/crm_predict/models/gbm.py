@@ -1,21 +1,31 @@
-"""LightGBM with early stopping and probability calibration on rows the booster never saw."""
+"""LightGBM blended with a logistic regression, cross-fitted and calibrated on unseen rows."""
 
 from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import brier_score_loss
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from crm_predict.models.baseline import logistic_baseline
 
 PROBABILITY_FLOOR = 0.001
+MIN_VALIDATION_ROWS = 5
+"""Fewest validation rows of each outcome the blend weight and the calibrator are fitted on."""
+BLEND_WEIGHTS = np.linspace(0.0, 1.0, 21)
+"""Weights of the logistic part tried when blending (steps of 0.05)."""
 DEFAULT_LGBM_PARAMS: dict[str, object] = {
     "n_estimators": 2000,
     "learning_rate": 0.03,
@@ -31,87 +41,147 @@ DEFAULT_LGBM_PARAMS: dict[str, object] = {
 }
 
 
-class BoostedLogit(ClassifierMixin, BaseEstimator):
-    """A fitted logistic base plus a LightGBM booster that learned its residual log-odds.
+class BlendedLogit(ClassifierMixin, BaseEstimator):
+    """Log-odds ``weight`` × logistic part + (1 − ``weight``) × LightGBM part.
 
-    Only built by :class:`CalibratedLGBM`; exposes ``decision_function`` (total log-odds)
-    so that scikit-learn's calibrators can read it. ``base_mean`` is the mean of the base's
-    encoded training columns, the reference point of its exact linear contributions.
+    Each part is the mean of its fold models (one of each without cross-fitting). Only
+    built by :class:`CalibratedLGBM`; exposes ``decision_function`` (total log-odds) so
+    that scikit-learn's calibrators can read it.
+
+    Parameters
+    ----------
+    linear : list of Pipeline
+        Fitted logistic regressions (:func:`~crm_predict.models.baseline.logistic_baseline`);
+        empty without a logistic part.
+    boosters : list of lightgbm.LGBMClassifier
+        Fitted boosters, trained from a constant score.
+    weight : float
+        Weight of the logistic part, in [0, 1].
+    linear_means : list of ndarray
+        Per logistic model, the mean of its encoded training columns: the reference point
+        of its exact linear contributions.
     """
 
-    def __init__(self, base=None, booster=None, base_mean=None) -> None:
-        self.base = base
-        self.booster = booster
-        self.base_mean = base_mean
+    def __init__(self, linear=None, boosters=None, weight=0.0, linear_means=None) -> None:
+        self.linear = linear
+        self.boosters = boosters
+        self.weight = weight
+        self.linear_means = linear_means
 
     def fit(self, X, y):
         """Already fitted by :class:`CalibratedLGBM`; refitting is not supported."""
-        raise NotImplementedError("BoostedLogit is assembled from fitted parts")
+        raise NotImplementedError("BlendedLogit is assembled from fitted parts")
 
     @property
     def classes_(self) -> np.ndarray:
-        """The booster's classes."""
-        return self.booster.classes_
+        """The boosters' classes."""
+        return self.boosters[0].classes_
 
     def __sklearn_is_fitted__(self) -> bool:
-        return self.booster is not None
+        return bool(self.boosters)
 
-    def base_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Log-odds of the logistic base (zeros without one)."""
-        return self.base.decision_function(X) if self.base is not None else np.zeros(len(X))
+    def linear_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Mean log-odds of the logistic models (zeros without them)."""
+        if not self.linear:
+            return np.zeros(len(X))
+        return np.mean([m.decision_function(X) for m in self.linear], axis=0)
+
+    def tree_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Mean raw score (log-odds) of the boosters."""
+        return np.mean([b.predict(X, raw_score=True) for b in self.boosters], axis=0)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        """Total log-odds: base plus booster."""
-        return self.base_score(X) + self.booster.predict(X, raw_score=True)
+        """Total log-odds: the weighted blend of both parts."""
+        tree = self.tree_score(X) if self.weight < 1 else 0.0
+        linear = self.linear_score(X) if self.weight > 0 else 0.0
+        return self.weight * linear + (1 - self.weight) * tree
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probabilities."""
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more likely class (uncalibrated)."""
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
+    def tree_ensemble(self):
+        """The LightGBM part as one :class:`~crm_predict.treeshap.TreeEnsemble`.
+
+        Every booster's trees, leaf values scaled by ``(1 - weight) / n_boosters``, so that
+        its exact TreeSHAP values are the LightGBM part's share of the blend. Parsed once
+        and kept (not pickled).
+        """
+        if getattr(self, "_ensemble", None) is None:
+            from crm_predict.treeshap import TreeEnsemble
+
+            scale = (1 - self.weight) / len(self.boosters)
+            self._ensemble = TreeEnsemble.from_boosters(
+                [b.booster_ for b in self.boosters], [scale] * len(self.boosters)
+            )
+        return self._ensemble
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_ensemble", None)
+        return state
+
 
 class CalibratedLGBM(ClassifierMixin, BaseEstimator):
-    """A LightGBM classifier, early-stopped and calibrated on a held-out validation slice.
+    """LightGBM blended with a logistic regression, calibrated on rows neither saw.
 
-    The last ``validation_fraction`` of the rows passed to ``fit`` (in the given order, so
-    pass time-sorted rows for a time-ordered task) is never trained on: the booster stops
-    early on it and the calibrator is fitted on it. The calibration method (``sigmoid`` or
-    ``isotonic``) is chosen by cross-validated Brier score on that slice when
-    ``calibration="auto"``. Class imbalance is left to the calibrator, so a score of 0.30
-    means about 30% of such leads convert.
+    The rows passed to ``fit`` are cut into validation folds. With ``folds=1`` the last
+    ``validation_fraction`` of the rows (in the given order, so pass time-sorted rows for a
+    time-ordered task) is the only validation slice and the rest is trained on. With
+    ``folds=k >= 2`` the rows are cross-fitted: stratified k-fold, each row validates
+    exactly once and trains the other k − 1 fold models, so every row is used for both and
+    small exports lose no training rows to calibration.
+
+    Per fold a logistic regression and a LightGBM booster (early-stopped on the fold's
+    validation rows) are fitted side by side. Their log-odds on the validation rows
+    choose the blend weight (by log loss, in steps of 0.05: 1 keeps only the logistic
+    regression, 0 only LightGBM) and fit the calibrator; the calibration method
+    (``sigmoid`` or ``isotonic``) is chosen by cross-validated Brier score when
+    ``calibration="auto"``. The fitted model averages each part over its fold models.
+    CRM effects are often close to additive on the log-odds scale, where a linear model is
+    hard to beat, while LightGBM finds the interactions and thresholds: the blend takes
+    what the validation rows say each is worth. Class imbalance is left to the calibrator,
+    so a score of 0.30 means about 30% of such leads convert.
 
     Parameters
     ----------
     params : dict, optional
         LightGBM parameters merged over :data:`DEFAULT_LGBM_PARAMS`.
     validation_fraction : float
-        Share of rows kept for early stopping and calibration.
+        Share of rows in the validation slice when ``folds`` is 1.
+    folds : int
+        1 for one validation slice at the end, ``k >= 2`` for stratified k-fold
+        cross-fitting.
     early_stopping_rounds : int
-        Rounds without improvement before stopping.
+        Rounds without improvement before a booster stops.
     calibration : {"auto", "isotonic", "sigmoid"}
         Calibration method.
-    linear_base : bool
-        Boost from a logistic regression's log-odds (LightGBM's ``init_score``) instead of
-        from a constant. CRM effects are often close to additive on the log-odds scale,
-        where a linear model is hard to beat; the booster then only adds the interactions
-        and non-linearities that early stopping finds worth it.
+    linear : bool
+        Blend with a logistic regression; ``False`` keeps LightGBM alone.
     random_state : int
-        Seed for LightGBM's bagging and the calibration folds.
+        Seed for LightGBM's bagging, the folds and the calibration folds.
     n_jobs : int
         Threads for LightGBM.
 
     Attributes
     ----------
-    booster_ : lightgbm.LGBMClassifier
-        The fitted booster.
-    model_ : BoostedLogit
-        Logistic base plus booster, before calibration.
-    calibrator_ : CalibratedClassifierCV
-        The calibrated wrapper around the frozen booster.
+    model_ : BlendedLogit
+        The blend of the fold models, before calibration.
+    boosters_ : list of lightgbm.LGBMClassifier
+        The boosters, one per fold.
+    linear_ : list of Pipeline
+        The logistic regressions, one per fold (empty when ``linear`` is False).
+    weight_ : float
+        Weight of the logistic part.
+    blend_log_loss_ : dict
+        Validation log loss of each blend weight tried.
+    calibrator_ : Calibration
+        Maps the blend's log-odds to probabilities.
     calibration_method_ : str
         The method used.
     calibration_brier_ : dict
@@ -123,26 +193,30 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"x": rng.normal(size=2000)})
     >>> y = (rng.uniform(size=2000) < 1 / (1 + np.exp(-2 * X["x"]))).astype(int)
-    >>> model = CalibratedLGBM(params={"n_estimators": 50}).fit(X, y)
+    >>> model = CalibratedLGBM(params={"n_estimators": 50}, folds=3).fit(X, y)
     >>> model.predict_proba(X).shape
     (2000, 2)
+    >>> len(model.boosters_)
+    3
     """
 
     def __init__(
         self,
         params: dict | None = None,
         validation_fraction: float = 0.2,
+        folds: int = 1,
         early_stopping_rounds: int = 100,
         calibration: str = "auto",
-        linear_base: bool = True,
+        linear: bool = True,
         random_state: int = 42,
         n_jobs: int = 2,
     ) -> None:
         self.params = params
         self.validation_fraction = validation_fraction
+        self.folds = folds
         self.early_stopping_rounds = early_stopping_rounds
         self.calibration = calibration
-        self.linear_base = linear_base
+        self.linear = linear
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -158,62 +232,122 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: pd.DataFrame, y) -> CalibratedLGBM:
-        """Fit the booster on the first rows, stop and calibrate on the last ones."""
+        """Fit the fold models, then the blend weight and calibrator on their validation rows."""
         if self.calibration not in ("auto", "isotonic", "sigmoid"):
             raise ValueError(
                 f"calibration must be auto, isotonic or sigmoid, not {self.calibration!r}"
             )
-        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-        y = np.asarray(y).astype(int)
+        if y is None:
+            raise ValueError("CalibratedLGBM requires y to be passed, but the target y is None")
+        X = self._frame(X, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {kind}; CalibratedLGBM needs a 0/1 outcome")
         self.classes_ = unique_labels(y)
         if len(self.classes_) != 2:
-            raise ValueError("CalibratedLGBM needs both outcomes in the training rows")
-        n_valid = max(2, int(round(len(y) * self.validation_fraction)))
-        fit_rows, cal_rows = slice(0, len(y) - n_valid), slice(len(y) - n_valid, len(y))
-        X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
-        X_cal, y_cal = X.iloc[cal_rows], y[cal_rows]
-        base = None
-        if self.linear_base:
-            base = logistic_baseline(random_state=self.random_state).fit(X_fit, y_fit)
-        booster = self._booster()
-        booster.fit(
-            X_fit,
-            y_fit,
-            init_score=base.decision_function(X_fit) if base is not None else None,
-            eval_X=(X_cal,),
-            eval_y=(y_cal,),
-            eval_init_score=[base.decision_function(X_cal)] if base is not None else None,
-            eval_metric="binary_logloss",
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )
-        self.booster_ = booster
-        base_mean = None
-        if base is not None:
-            base_mean = np.asarray(base[:-1].transform(X_fit), dtype=float).mean(axis=0)
-        self.model_ = BoostedLogit(base, booster, base_mean)
+            raise ValueError(
+                "Only binary classification is supported: CalibratedLGBM needs exactly two "
+                f"classes (outcomes) in the training rows, got {len(self.classes_)}"
+            )
+        y = (y == self.classes_[1]).astype(int)
+        folds = self._fold_rows(y)
+        rows = np.concatenate([valid for _, valid in folds])
+        y_rows = y[rows]
+        self._check_validation_rows(y_rows)
+        linear_oof, tree_oof = np.zeros(len(y)), np.zeros(len(y))
+        self.linear_, self.boosters_, means = [], [], []
+        for fit_idx, valid_idx in folds:
+            X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
+            X_valid, y_valid = X.iloc[valid_idx], y[valid_idx]
+            if self.linear:
+                base = logistic_baseline(random_state=self.random_state).fit(X_fit, y_fit)
+                linear_oof[valid_idx] = base.decision_function(X_valid)
+                means.append(np.asarray(base[:-1].transform(X_fit), dtype=float).mean(axis=0))
+                self.linear_.append(base)
+            booster = self._booster().fit(
+                X_fit,
+                y_fit,
+                eval_X=(X_valid,),
+                eval_y=(y_valid,),
+                eval_metric="binary_logloss",
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+            tree_oof[valid_idx] = booster.predict(X_valid, raw_score=True)
+            self.boosters_.append(booster)
+        weights = BLEND_WEIGHTS if self.linear else np.zeros(1)
+        self.blend_log_loss_ = {
+            float(w): float(
+                log_loss(y_rows, expit(w * linear_oof[rows] + (1 - w) * tree_oof[rows]))
+            )
+            for w in weights
+        }
+        self.weight_ = min(self.blend_log_loss_, key=self.blend_log_loss_.get)
+        self.model_ = BlendedLogit(self.linear_, self.boosters_, self.weight_, means)
+        raw = self.weight_ * linear_oof[rows] + (1 - self.weight_) * tree_oof[rows]
         methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
-        self.calibration_brier_ = {m: self._cv_brier(m, X_cal, y_cal) for m in methods}
+        self.calibration_brier_ = {m: self._cv_brier(m, raw, y_rows) for m in methods}
         self.calibration_method_ = min(self.calibration_brier_, key=self.calibration_brier_.get)
-        self.calibrator_ = CalibratedClassifierCV(
-            FrozenEstimator(self.model_), method=self.calibration_method_
-        ).fit(X_cal, y_cal)
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.calibrator_ = Calibration(self.calibration_method_).fit(raw, y_rows)
         return self
 
-    def _cv_brier(self, method: str, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Cross-validated Brier score of one calibration method on the calibration slice.
+    def _check_validation_rows(self, y_rows: np.ndarray) -> None:
+        """Refuse to blend and calibrate on too few validation rows of an outcome."""
+        fewer = int(np.bincount(y_rows, minlength=2).min())
+        if fewer < MIN_VALIDATION_ROWS:
+            remedy = (
+                "a larger validation_fraction or folds >= 2" if self.folds == 1 else "more rows"
+            )
+            raise ValueError(
+                f"CalibratedLGBM needs at least {MIN_VALIDATION_ROWS} validation rows of each "
+                f"outcome to blend and calibrate, got {fewer} of the rarer one among "
+                f"{len(y_rows)}: give {remedy}"
+            )
 
-        The model's log-odds are computed once and the calibrators fitted on them: the same
-        fits as calibrating the frozen model fold by fold, without re-scoring it each time.
+    def _frame(self, X, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame, its columns checked against the training ones.
+
+        A DataFrame passes as it is (category columns stay categories for LightGBM); any
+        other input goes through scikit-learn's ``check_array`` first.
         """
-        raw = self.model_.decision_function(X).reshape(-1, 1)
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            return X
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=2 if reset else 1,
+        )
+        return pd.DataFrame(X, columns=[f"Column_{j}" for j in range(X.shape[1])])
+
+    def _fold_rows(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(fit rows, validation rows) of each fold."""
+        if not isinstance(self.folds, (int, np.integer)) or self.folds < 1:
+            raise ValueError(f"folds must be a whole number of at least 1, not {self.folds!r}")
+        n = len(y)
+        if self.folds == 1:
+            n_valid = max(2, int(round(n * self.validation_fraction)))
+            return [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
+        smaller = int(np.bincount(y).min())
+        if smaller < self.folds:
+            raise ValueError(
+                f"{self.folds} cross-fitting folds need at least {self.folds} rows of each "
+                f"outcome; the rarer one has {smaller}: lower folds"
+            )
+        kfold = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.random_state)
+        return list(kfold.split(np.zeros(n), y))
+
+    def _cv_brier(self, method: str, raw: np.ndarray, y: np.ndarray) -> float:
+        """Cross-validated Brier score of one calibration method on validation log-odds."""
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.random_state)
         pred = np.empty(len(y))
         for fit_idx, test_idx in folds.split(raw, y):
-            cal = CalibratedClassifierCV(FrozenEstimator(_RawScore()), method=method)
-            cal.fit(raw[fit_idx], y[fit_idx])
-            pred[test_idx] = cal.predict_proba(raw[test_idx])[:, 1]
+            pred[test_idx] = (
+                Calibration(method).fit(raw[fit_idx], y[fit_idx]).predict(raw[test_idx])
+            )
         return float(brier_score_loss(y, pred))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -222,49 +356,66 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         Isotonic calibration can output exactly 0 or 1 for a bin without positives or
         negatives; no CRM lead is certain, and log loss would punish that without limit.
         """
-        check_is_fitted(self, "calibrator_")
-        p = np.clip(
-            self.calibrator_.predict_proba(X)[:, 1], PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR
-        )
+        p = self.calibrate(self.raw_score(X))
         return np.column_stack([1 - p, p])
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probability of given log-odds (as :meth:`predict_proba` maps them)."""
         check_is_fitted(self, "calibrator_")
-        raw = np.asarray(raw, dtype=float)
-        cals = self.calibrator_.calibrated_classifiers_
-        p = np.mean([c.calibrators[0].predict(raw) for c in cals], axis=0)
+        p = self.calibrator_.predict(np.asarray(raw, dtype=float).ravel())
         return np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more likely class per row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        positive = self.predict_proba(X)[:, 1] > 0.5
+        return self.classes_[positive.astype(int)]
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Log-odds before calibration: logistic base plus booster."""
+        """Log-odds before calibration: the blend of the logistic and LightGBM parts."""
         check_is_fitted(self, "model_")
-        return self.model_.decision_function(X)
+        return self.model_.decision_function(self._frame(X, reset=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False
         return tags
 
 
-class _RawScore(ClassifierMixin, BaseEstimator):
-    """Reads log-odds computed beforehand from the single column it is given."""
+class Calibration:
+    """Probability of the outcome given log-odds: Platt scaling or isotonic regression.
 
-    classes_ = np.array([0, 1])
+    ``sigmoid`` fits a one-variable logistic regression on the log-odds (Platt scaling),
+    ``isotonic`` a non-decreasing step function (scikit-learn's ``IsotonicRegression``).
 
-    def fit(self, X, y):
+    Parameters
+    ----------
+    method : {"sigmoid", "isotonic"}
+        The calibration map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> raw = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    >>> cal = Calibration("isotonic").fit(raw, np.array([0, 0, 1, 0, 1, 1]))
+    >>> cal.predict(np.array([-5.0, 5.0])).tolist()
+    [0.0, 1.0]
+    """
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibration:
+        """Fit the map from log-odds ``raw`` to the 0/1 outcome ``y``."""
+        if self.method == "sigmoid":
+            self.map_ = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+        else:
+            self.map_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
         return self
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def decision_function(self, X) -> np.ndarray:
-        return np.asarray(X, dtype=float)[:, 0]
-
-    def predict(self, X) -> np.ndarray:
-        return (self.decision_function(X) > 0).astype(int)
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of log-odds ``raw``."""
+        if self.method == "sigmoid":
+            return self.map_.predict_proba(raw.reshape(-1, 1))[:, 1]
+        return self.map_.predict(raw)
