@@ -55,7 +55,7 @@ class Contributions:
 def _linear_parts(
     base: Pipeline, mean: np.ndarray, X: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Exact contributions of the logistic base, one column per input feature."""
+    """Exact contributions of one logistic regression, one column per input feature."""
     encode, logreg = base[:-1], base[-1]
     encoded = np.asarray(encode.transform(X), dtype=float)
     coef = logreg.coef_[0]

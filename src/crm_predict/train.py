@@ -217,7 +217,20 @@ def make_estimator(name: str, config: TaskConfig):
 
 
 def diagnostic_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
-    """Return the Bayesian model's convergence diagnostics (empty for other models)."""
+    """Return what a fitted model is made of, for the run's metrics.
+
+    LightGBM: the logistic part's ``blend_weight``, the ``fold_models`` it averages and the
+    ``trees`` its boosters use; the Bayesian model: its convergence diagnostics; nothing for
+    the logistic baseline.
+    """
+    if name == "gbm":
+        model = pipeline[-1]
+        trees = sum(b.best_iteration_ or b.booster_.num_trees() for b in model.boosters_)
+        return {
+            "blend_weight": float(model.weight_),
+            "fold_models": float(len(model.boosters_)),
+            "trees": float(trees),
+        }
     if name != "bayes":
         return {}
     diag = pipeline[-1].diagnostics()

@@ -71,6 +71,17 @@ def test_without_a_creation_date_the_split_is_stratified_and_says_so():
     y = result.labels.to_numpy()
     rates = [y[result.split.train].mean(), y[result.split.test].mean()]
     assert rates[0] == pytest.approx(rates[1], abs=0.01)
+    # exchangeable rows: LightGBM and the logistic part are cross-fitted over gbm.folds
+    assert result.models["gbm"].metrics["fold_models"] == cfg.gbm.folds == 5
+
+
+def test_a_time_split_validates_the_blend_on_its_most_recent_rows(small_result):
+    model = small_result.models["gbm"]
+    metrics = model.metrics
+    assert metrics["fold_models"] == 1
+    assert 0.0 <= metrics["blend_weight"] <= 1.0
+    assert metrics["blend_weight"] == model.pipeline[-1].weight_
+    assert metrics["trees"] == model.pipeline[-1].boosters_[0].best_iteration_
 
 
 def test_summary_has_every_metric_for_model_and_baseline(small_result, tmp_path):

@@ -22,7 +22,7 @@ class NumericTransformer(TransformerMixin, BaseEstimator):
     A strongly skewed column (skewness above ``skew_threshold``) is always logged. A
     moderately skewed one (above ``moderate_skew``) is logged when ``fit`` gets a binary
     outcome and ``log1p`` fits it better than the raw value in a one-variable logistic
-    regression: trees do not care, but the logistic baseline, LightGBM's logistic base and
+    regression: trees do not care, but the logistic baseline, the logistic part of the blend and
     the Bayesian slopes do (telco's TotalCharges, skewness 0.96: baseline AUC 0.842 → 0.849;
     see ``benchmarks/RESULTS.md``).
 

@@ -24,7 +24,7 @@ from crm_predict.models.baseline import logistic_baseline
 PROBABILITY_FLOOR = 0.001
 MIN_VALIDATION_ROWS = 5
 """Fewest validation rows of each outcome the blend weight and the calibrator are fitted on."""
-BLEND_WEIGHTS = np.linspace(0.0, 1.0, 21)
+BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
 """Weights of the logistic part tried when blending (steps of 0.05)."""
 DEFAULT_LGBM_PARAMS: dict[str, object] = {
     "n_estimators": 2000,
