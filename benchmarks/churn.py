@@ -67,15 +67,27 @@ def main() -> None:
             f"{r['roc_auc']:.4f} | {r['brier']:.4f} | {r['ece']:.4f} | {r['fit_s']:.1f} |"
         )
     if args.seeds:
-        aucs: dict[str, list[float]] = {}
+        runs: dict[str, list[dict]] = {}
         for seed in range(args.seeds):
             for r in run("telco_churn.yaml", ("gbm",), {"split": {"seed": seed}}):
-                aucs.setdefault(r["model"], []).append(r["roc_auc"])
-        print(f"\ntelco_churn ROC AUC over split seeds 0..{args.seeds - 1}\n")
-        print("| model | mean | min | max |")
-        print("|---|---|---|---|")
-        for name, v in aucs.items():
-            print(f"| {name} | {np.mean(v):.4f} | {np.min(v):.4f} | {np.max(v):.4f} |")
+                runs.setdefault(r["model"], []).append(r)
+        print(f"\ntelco_churn over stratified split seeds 0..{args.seeds - 1}\n")
+        print("| model | mean ROC AUC | min | max | mean Brier | mean ECE | max ECE |")
+        print("|---|---|---|---|---|---|---|")
+        for name, rs in runs.items():
+            auc, brier, ece = ([r[k] for r in rs] for k in ("roc_auc", "brier", "ece"))
+            print(
+                f"| {name} | {np.mean(auc):.4f} | {np.min(auc):.4f} | {np.max(auc):.4f} | "
+                f"{np.mean(brier):.4f} | {np.mean(ece):.4f} | {np.max(ece):.4f} |"
+            )
+        gap = [
+            g["roc_auc"] - b["roc_auc"] for g, b in zip(runs["gbm"], runs["logreg"], strict=True)
+        ]
+        better = sum(d > 0 for d in gap)
+        print(
+            f"\ngbm minus logreg ROC AUC per seed: {' '.join(f'{d:+.4f}' for d in gap)} "
+            f"(higher on {better} of {len(gap)})"
+        )
 
 
 if __name__ == "__main__":

@@ -84,8 +84,8 @@ def _linear_parts(
 def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
     """Exact per-field contributions of a trained crm_predict LightGBM pipeline.
 
-    The model's log-odds are ``weight`` × the logistic part + (1 − ``weight``) × the
-    LightGBM part, each the mean of its fold models; both shares are exact, so they add up.
+    The model's log-odds are ``weight`` × the logistic regression + (1 − ``weight``) × the
+    mean of the fold boosters; both shares are exact, so they add up.
 
     Parameters
     ----------
@@ -111,12 +111,10 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
         tree, tree_base, names = blend.tree_ensemble().contributions(X, groups=groups)
         np.add.at(log_odds.T, [position[g] for g in names], tree.T)
         base_log_odds += tree_base
-    linear_parts = zip(blend.linear, blend.linear_means, strict=True) if blend.weight > 0 else []
-    share = blend.weight / max(len(blend.linear), 1)
-    for base, mean in linear_parts:
-        linear, linear_base, owners = _linear_parts(base, mean, X)
-        np.add.at(log_odds.T, [position[field_of(o)] for o in owners], share * linear.T)
-        base_log_odds += share * linear_base
+    if blend.weight > 0:
+        linear, linear_base, owners = _linear_parts(blend.linear, blend.linear_mean, X)
+        np.add.at(log_odds.T, [position[field_of(o)] for o in owners], blend.weight * linear.T)
+        base_log_odds += blend.weight * linear_base
     p = model.predict_proba(X)[:, 1]
     p_base = model.calibrate(base_log_odds)
     raw = log_odds.sum(axis=1)

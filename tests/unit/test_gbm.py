@@ -41,18 +41,26 @@ def interaction(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return X, (rng.uniform(size=n) < expit(logit)).astype(int).to_numpy()
 
 
-def test_cross_fitting_fits_a_model_pair_per_fold_and_blends_by_validation_log_loss():
+def rows_trained_on(booster) -> int:
+    """Rows under the first tree's root (all the booster's rows when bagging is off)."""
+    return booster.booster_.dump_model()["tree_info"][0]["tree_structure"]["internal_count"]
+
+
+def test_cross_fitting_fits_a_booster_per_fold_and_blends_by_validation_log_loss():
     X, y = additive(3000, 0)
-    model = CalibratedLGBM(params=FAST, folds=4).fit(X, y)
-    assert len(model.boosters_) == len(model.linear_) == 4
+    unbagged = {**FAST, "subsample": 1.0}
+    model = CalibratedLGBM(params=unbagged, folds=4).fit(X, y)
+    assert len(model.boosters_) == 4
+    # every row trained three of the four boosters and validated the fourth
+    assert [rows_trained_on(b) for b in model.boosters_] == [2250] * 4
     assert len(model.blend_log_loss_) == 21
     assert model.weight_ == min(model.blend_log_loss_, key=model.blend_log_loss_.get)
-    # every row trained three of the four fold models: the scalers saw 3/4 of the rows each
-    seen = [m[0].named_transformers_["numbers"][-1].n_samples_seen_ for m in model.linear_]
-    assert sum(seen) == 3 * len(y)
-    one = CalibratedLGBM(params=FAST).fit(X, y)
-    assert len(one.boosters_) == 1
-    assert one.linear_[0][0].named_transformers_["numbers"][-1].n_samples_seen_ == 2400
+    # the logistic regression is refitted on every row once the weight is chosen
+    assert model.linear_[0].named_transformers_["numbers"][-1].n_samples_seen_ == 3000
+    one = CalibratedLGBM(params=unbagged).fit(X, y)
+    # one slice: both models train on the first 80% and the last 20% validates them
+    assert [rows_trained_on(b) for b in one.boosters_] == [2400]
+    assert one.linear_[0].named_transformers_["numbers"][-1].n_samples_seen_ == 2400
 
 
 def test_the_blend_weight_follows_the_data():
@@ -61,7 +69,7 @@ def test_the_blend_weight_follows_the_data():
     assert linear.weight_ >= 0.5  # the logistic regression is the right model
     assert product.weight_ <= 0.1  # only the trees can see a product
     alone = CalibratedLGBM(params=FAST, folds=3, linear=False).fit(*additive(4000, 1))
-    assert alone.weight_ == 0.0 and alone.linear_ == []
+    assert alone.weight_ == 0.0 and alone.linear_ is None
 
 
 @pytest.mark.parametrize("folds", [1, 5])
