@@ -31,7 +31,9 @@ def trained():
 
 def test_the_model_keeps_up_with_the_logistic_baseline_and_is_calibrated(trained):
     # Telco is close to additive on the log-odds scale: the logistic baseline is as good as
-    # anything measured there (benchmarks/RESULTS.md), so ours must match it, not beat it.
+    # anything measured there (benchmarks/RESULTS.md). Ours blends a logistic regression with
+    # LightGBM (weight ~0.7 on the logistic part here), so it must keep up with it, not beat it
+    # by more than noise: over ten splits the two tie.
     ours, baseline = trained.models["gbm"].metrics, trained.models["logreg"].metrics
     assert ours["roc_auc"] >= baseline["roc_auc"] - 0.005
     assert ours["ece"] <= 0.03
