@@ -277,13 +277,13 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             )
             tree_oof[valid_idx] = booster.predict(X_valid, raw_score=True)
             self.boosters_.append(booster)
+        linear_rows, tree_rows = linear_oof[rows], tree_oof[rows]
+
+        def blend(w: float) -> np.ndarray:
+            return w * linear_rows + (1 - w) * tree_rows
+
         weights = BLEND_WEIGHTS if self.linear else np.zeros(1)
-        self.blend_log_loss_ = {
-            float(w): float(
-                log_loss(y_rows, expit(w * linear_oof[rows] + (1 - w) * tree_oof[rows]))
-            )
-            for w in weights
-        }
+        self.blend_log_loss_ = {float(w): float(log_loss(y_rows, expit(blend(w)))) for w in weights}
         self.weight_ = min(self.blend_log_loss_, key=self.blend_log_loss_.get)
         linear_mean = None
         if self.linear:
@@ -293,7 +293,7 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             encoded = self.linear_[:-1].transform(fitted_on)
             linear_mean = np.asarray(encoded, dtype=float).mean(axis=0)
         self.model_ = BlendedLogit(self.linear_, self.boosters_, self.weight_, linear_mean)
-        raw = self.weight_ * linear_oof[rows] + (1 - self.weight_) * tree_oof[rows]
+        raw = blend(self.weight_)
         methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
         self.calibration_brier_ = {m: self._cv_brier(m, raw, y_rows) for m in methods}
         self.calibration_method_ = min(self.calibration_brier_, key=self.calibration_brier_.get)
