@@ -34,6 +34,7 @@ from crm_predict.tune_objective import (
     prepare_tuning_data,
 )
 from crm_predict.tune_space import defaults_in, suggest_params, write_overlay
+from crm_predict.tune_storage import open_storage
 
 __all__ = [
     "PruningCallback",
@@ -78,16 +79,7 @@ def open_study(
     """
     spec = config.tuning
     name = study_name or f"{config.name}-gbm"
-    engine_kwargs = {"connect_args": {"timeout": 120}} if storage.startswith("sqlite") else {}
-    rdb = None
-    for attempt in range(5):
-        try:
-            rdb = optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
-            break
-        except Exception:  # two workers creating the tables at once: the loser retries
-            if attempt == 4:
-                raise
-            time.sleep(0.5 * (attempt + 1))
+    rdb = open_storage(storage)
     pruner = optuna.pruners.MedianPruner(
         n_startup_trials=5, n_warmup_steps=spec.prune_warmup_rounds
     )
