@@ -12,8 +12,11 @@ model validates on one slice of its fold (``folds=1``) even where ``train`` cros
 over several time-ordered folds keeps the study from fitting the noise of one slice.
 
 A LightGBM callback (:class:`PruningCallback`) reports the running fold mean of the
-booster's early-stopping log loss every few rounds, so the median pruner can stop a trial
-that lags behind the others at the same fold and round.
+validation log loss every few rounds, so the median pruner can stop a trial that lags behind
+the others at the same fold and round. The loss reported is the blend's with the fold's
+logistic regression (:func:`blend_log_loss`), not the booster's alone: a booster that starts
+from a constant and learns slowly looks bad for hundreds of rounds on its own, and pruning
+on that cut slow learning rates before they were judged.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from crm_predict.config import TaskConfig, TuningSpec
 from crm_predict.features import task_frame
 from crm_predict.loading import TaskData, load_task_data
-from crm_predict.models.gbm import PROBABILITY_FLOOR, CalibratedLGBM
+from crm_predict.models.gbm import BLEND_WEIGHTS, PROBABILITY_FLOOR, CalibratedLGBM
 from crm_predict.split import split_task, training_labels, validation_folds
 from crm_predict.train import build_pipeline
 from crm_predict.tune_space import suggest_params
@@ -110,10 +113,12 @@ def prepare_tuning_data(config: TaskConfig, data: TaskData | None = None) -> Tun
 class PruningCallback:
     """A LightGBM callback that reports the running fold-mean log loss to an Optuna trial.
 
-    Every ``every`` rounds the mean of ``done`` (the finished folds' early-stopping log
-    losses) and the current round's validation log loss is reported as the trial's
+    Every ``every`` rounds the mean of ``done`` (the finished folds' log losses at their
+    best round) and the current round's validation log loss is reported as the trial's
     intermediate value at step ``offset + round``; when the pruner says the trial lags
-    behind the others at that step, :class:`optuna.TrialPruned` stops the fit.
+    behind the others at that step, :class:`optuna.TrialPruned` stops the fit. The log loss
+    read is the blend's (:func:`blend_log_loss`) where the round reports one, else the
+    booster's own.
 
     Parameters
     ----------
@@ -143,7 +148,8 @@ class PruningCallback:
         step = env.iteration + 1
         if step % self.every:
             return
-        values = [r[2] for r in env.evaluation_result_list if r[1] in ("binary_logloss", "logloss")]
+        found = {r[1]: r[2] for r in env.evaluation_result_list}
+        values = [found[name] for name in BOOSTER_METRICS if name in found]
         if not values:
             return
         value = (sum(self.done) + float(values[0])) / (len(self.done) + 1)
@@ -155,33 +161,65 @@ class PruningCallback:
             )
 
 
-class _ReportingBooster(lgb.LGBMClassifier):
-    """An LGBMClassifier that adds extra callbacks to every ``fit``."""
+BLEND_METRIC = "blend_logloss"
+BOOSTER_METRICS = (BLEND_METRIC, "binary_logloss", "logloss")
+"""Validation metrics the pruning reads, first found first: the blend, else the booster."""
 
-    _extra_callbacks: tuple = ()
 
-    def fit(self, X, y, **kwargs):
-        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *self._extra_callbacks]
-        return super().fit(X, y, **kwargs)
+def blend_log_loss(linear_valid: np.ndarray) -> Callable[[np.ndarray, np.ndarray], tuple]:
+    """A LightGBM eval metric: log loss of the best blend with a fold's logistic log-odds.
+
+    The booster starts from a constant, so its own log loss early in boosting says more
+    about its learning rate than about the model it will end in: the blend
+    (:data:`~crm_predict.models.gbm.BLEND_WEIGHTS` times ``linear_valid``, the rest the
+    booster's log-odds, the weight with the lowest loss) is what the trial is scored on.
+
+    Parameters
+    ----------
+    linear_valid : ndarray
+        The fold's logistic regression log-odds on the validation rows.
+
+    Returns
+    -------
+    callable
+        ``metric(y_true, y_pred) -> ("blend_logloss", loss, False)``, ``y_pred`` being the
+        booster's probabilities.
+
+    Examples
+    --------
+    >>> metric = blend_log_loss(np.array([2.0, -2.0]))
+    >>> name, loss, higher_is_better = metric(np.array([1, 0]), np.array([0.5, 0.5]))
+    >>> name, round(loss, 4)
+    ('blend_logloss', 0.1269)
+    """
+    linear = np.asarray(linear_valid, dtype=float)
+    weights = BLEND_WEIGHTS[:, None]
+
+    def metric(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[str, float, bool]:
+        p = np.clip(y_pred, 1e-15, 1 - 1e-15)
+        raw = weights * linear + (1 - weights) * (np.log(p) - np.log1p(-p))
+        losses = np.logaddexp(0.0, raw) - np.asarray(y_true) * raw
+        return BLEND_METRIC, float(losses.mean(axis=1).min()), False
+
+    return metric
 
 
 class _PrunableLGBM(CalibratedLGBM):
-    """CalibratedLGBM whose booster also calls a trial's pruning callback (tuning only)."""
+    """CalibratedLGBM whose booster also reports the blend to a trial's pruning callback."""
 
     _callbacks: tuple = ()
 
-    def _booster(self) -> lgb.LGBMClassifier:
-        booster = _ReportingBooster(**super()._booster().get_params())
-        booster._extra_callbacks = self._callbacks
-        return booster
+    def _fit_booster(self, X_fit, y_fit, X_valid, y_valid, linear_valid):
+        metrics = () if linear_valid is None else (blend_log_loss(linear_valid),)
+        return self._boost(X_fit, y_fit, X_valid, y_valid, metrics, self._callbacks)
 
 
 def _best_score(booster: lgb.LGBMClassifier) -> float:
-    """The booster's early-stopping log loss at its best round."""
+    """The pruning metric at the booster's best round (the blend where there is one)."""
     for scores in booster.best_score_.values():
-        for name, value in scores.items():
-            if name in ("binary_logloss", "logloss"):
-                return float(value)
+        for name in BOOSTER_METRICS:
+            if name in scores:
+                return float(scores[name])
     return float("nan")
 
 

@@ -13,9 +13,12 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
+from scipy.special import expit
+from sklearn.metrics import log_loss
 
 from crm_predict.config import ParamRange, load_config
 from crm_predict.loading import load_task_data
+from crm_predict.models.gbm import BLEND_WEIGHTS, CalibratedLGBM
 from crm_predict.split import (
     Split,
     rolling_origin_folds,
@@ -25,7 +28,12 @@ from crm_predict.split import (
 )
 from crm_predict.train import make_estimator
 from crm_predict.tune import default_storage, open_study, tune_task
-from crm_predict.tune_objective import PruningCallback, prepare_tuning_data
+from crm_predict.tune_objective import (
+    PruningCallback,
+    _PrunableLGBM,
+    blend_log_loss,
+    prepare_tuning_data,
+)
 from crm_predict.tune_space import suggest_params, write_overlay
 from tests.helpers import churn_task, synthetic_task
 
@@ -99,6 +107,40 @@ def test_pruning_reports_the_running_fold_mean_at_steps_after_earlier_folds():
     trial.prune_at = 320
     with pytest.raises(optuna.TrialPruned, match="fold 3, round 20"):
         callback(_env(19, 0.66))
+
+
+def test_pruning_reads_the_blend_before_the_booster_log_loss():
+    trial = _Trial(prune_at=10**9)
+    callback = PruningCallback(trial, every=10)
+    env = _env(9, 0.69)
+    env.evaluation_result_list.append(("valid_0", "blend_logloss", 0.55, False))
+    callback(env)
+    assert trial.reports == [(10, pytest.approx(0.55))]
+
+
+def test_the_blend_metric_is_the_best_weighted_log_loss_with_the_logistic_part():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    linear = rng.normal(size=300) + (2 * y - 1)
+    tree = rng.normal(size=300) + 0.5 * (2 * y - 1)
+    name, loss, higher_is_better = blend_log_loss(linear)(y, expit(tree))
+    by_weight = [log_loss(y, expit(w * linear + (1 - w) * tree)) for w in BLEND_WEIGHTS]
+    assert name == "blend_logloss" and not higher_is_better
+    assert loss == pytest.approx(min(by_weight))
+    assert loss < log_loss(y, expit(tree)) and loss < log_loss(y, expit(linear))
+
+
+def test_watching_the_blend_changes_neither_the_stopping_round_nor_the_model(tmp_path):
+    cfg, _ = _task(tmp_path)
+    fold = prepare_tuning_data(cfg).folds[0]
+    plain = CalibratedLGBM(params={"learning_rate": 0.1}, early_stopping_rounds=20)
+    watched = _PrunableLGBM(params={"learning_rate": 0.1}, early_stopping_rounds=20)
+    plain.fit(fold.X_fit, fold.y_fit)
+    watched.fit(fold.X_fit, fold.y_fit)
+    (booster,) = watched.boosters_
+    assert set(booster.best_score_["valid_0"]) == {"binary_logloss", "blend_logloss"}
+    assert booster.best_iteration_ == plain.boosters_[0].best_iteration_
+    assert np.array_equal(watched.predict_proba(fold.X_valid), plain.predict_proba(fold.X_valid))
 
 
 def test_rolling_origin_folds_end_at_the_holdout_and_fit_only_on_earlier_rows():

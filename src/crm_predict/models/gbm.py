@@ -234,6 +234,44 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             verbose=-1,
         )
 
+    def _fit_booster(
+        self,
+        X_fit: pd.DataFrame,
+        y_fit: np.ndarray,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        linear_valid: np.ndarray | None,
+    ) -> lgb.LGBMClassifier:
+        """One fold's booster; ``linear_valid`` is the fold's logistic log-odds on X_valid.
+
+        Unused here: the tuning objective overrides this to watch the blend while boosting.
+        """
+        return self._boost(X_fit, y_fit, X_valid, y_valid)
+
+    def _boost(
+        self,
+        X_fit: pd.DataFrame,
+        y_fit: np.ndarray,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        metrics: tuple = (),
+        callbacks: tuple = (),
+    ) -> lgb.LGBMClassifier:
+        """Boost, stopping early on the validation log loss (extra ``metrics`` never stop)."""
+        return self._booster().fit(
+            X_fit,
+            y_fit,
+            eval_X=(X_valid,),
+            eval_y=(y_valid,),
+            eval_metric=["binary_logloss", *metrics],
+            callbacks=[
+                lgb.early_stopping(
+                    self.early_stopping_rounds, first_metric_only=True, verbose=False
+                ),
+                *callbacks,
+            ],
+        )
+
     def fit(self, X: pd.DataFrame, y) -> CalibratedLGBM:
         """Fit the fold models, then the blend weight and calibrator on their validation rows."""
         if self.calibration not in ("auto", "isotonic", "sigmoid"):
@@ -267,14 +305,8 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             if self.linear:
                 self.linear_ = logistic_baseline(random_state=self.random_state).fit(X_fit, y_fit)
                 linear_oof[valid_idx] = self.linear_.decision_function(X_valid)
-            booster = self._booster().fit(
-                X_fit,
-                y_fit,
-                eval_X=(X_valid,),
-                eval_y=(y_valid,),
-                eval_metric="binary_logloss",
-                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-            )
+            linear_valid = linear_oof[valid_idx] if self.linear else None
+            booster = self._fit_booster(X_fit, y_fit, X_valid, y_valid, linear_valid)
             tree_oof[valid_idx] = booster.predict(X_valid, raw_score=True)
             self.boosters_.append(booster)
         linear_rows, tree_rows = linear_oof[rows], tree_oof[rows]
