@@ -115,9 +115,9 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
         linear, linear_base, owners = _linear_parts(blend.linear, blend.linear_mean, X)
         np.add.at(log_odds.T, [position[field_of(o)] for o in owners], blend.weight * linear.T)
         base_log_odds += blend.weight * linear_base
-    p = model.predict_proba(X)[:, 1]
-    p_base = model.calibrate(base_log_odds)
     raw = log_odds.sum(axis=1)
+    p = model.calibrate(base_log_odds + raw)  # exact shares: no second pass over the model
+    p_base = model.calibrate(base_log_odds)
     scale = np.divide(p - p_base, raw, out=np.zeros_like(raw), where=np.abs(raw) > 1e-12)
     points = log_odds * scale[:, None]
     return Contributions(fields, log_odds, base_log_odds, points, p, p_base)

@@ -36,7 +36,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from crm_predict.config import TaskConfig, TuningSpec
 from crm_predict.features import task_frame
 from crm_predict.loading import TaskData, load_task_data
-from crm_predict.models.gbm import BLEND_WEIGHTS, PROBABILITY_FLOOR, CalibratedLGBM
+from crm_predict.models.gbm import PROBABILITY_FLOOR, CalibratedLGBM, blend_log_losses
 from crm_predict.split import split_task, training_labels, validation_folds
 from crm_predict.train import build_pipeline
 from crm_predict.tune_space import suggest_params
@@ -192,14 +192,11 @@ def blend_log_loss(linear_valid: np.ndarray) -> Callable[[np.ndarray, np.ndarray
     >>> name, round(loss, 4)
     ('blend_logloss', 0.1269)
     """
-    linear = np.asarray(linear_valid, dtype=float)
-    weights = BLEND_WEIGHTS[:, None]
 
     def metric(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[str, float, bool]:
         p = np.clip(y_pred, 1e-15, 1 - 1e-15)
-        raw = weights * linear + (1 - weights) * (np.log(p) - np.log1p(-p))
-        losses = np.logaddexp(0.0, raw) - np.asarray(y_true) * raw
-        return BLEND_METRIC, float(losses.mean(axis=1).min()), False
+        tree = np.log(p) - np.log1p(-p)
+        return BLEND_METRIC, float(blend_log_losses(y_true, linear_valid, tree).min()), False
 
     return metric
 

@@ -9,7 +9,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss
+from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import (
@@ -39,6 +39,35 @@ DEFAULT_LGBM_PARAMS: dict[str, object] = {
     "min_data_per_group": 50,
     "max_cat_to_onehot": 8,
 }
+
+
+def blend_log_losses(y: np.ndarray, linear: np.ndarray, tree: np.ndarray) -> np.ndarray:
+    """Log loss of each blend in :data:`BLEND_WEIGHTS` of two log-odds for outcomes ``y``.
+
+    Blend ``w`` is ``w × linear + (1 − w) × tree``; its log loss is computed on the log-odds
+    scale (``log(1 + e^z) − y·z``), exact where probabilities would round to 0 or 1.
+
+    Parameters
+    ----------
+    y : ndarray
+        0/1 outcomes.
+    linear, tree : ndarray
+        Log-odds of the logistic and LightGBM parts on the same rows.
+
+    Returns
+    -------
+    ndarray
+        One mean log loss per weight, in the order of :data:`BLEND_WEIGHTS`.
+
+    Examples
+    --------
+    >>> losses = blend_log_losses(np.array([1, 0]), np.array([2.0, -2.0]), np.zeros(2))
+    >>> float(losses[0].round(4)), float(losses[-1].round(4))
+    (0.6931, 0.1269)
+    """
+    w = BLEND_WEIGHTS[:, None]
+    z = w * np.asarray(linear, dtype=float) + (1 - w) * np.asarray(tree, dtype=float)
+    return (np.logaddexp(0.0, z) - np.asarray(y) * z).mean(axis=1)
 
 
 class BlendedLogit(ClassifierMixin, BaseEstimator):
@@ -314,8 +343,11 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         def blend(w: float) -> np.ndarray:
             return w * linear_rows + (1 - w) * tree_rows
 
-        weights = BLEND_WEIGHTS if self.linear else np.zeros(1)
-        self.blend_log_loss_ = {float(w): float(log_loss(y_rows, expit(blend(w)))) for w in weights}
+        losses = blend_log_losses(y_rows, linear_rows, tree_rows)
+        tried = len(BLEND_WEIGHTS) if self.linear else 1  # without it, LightGBM alone: w = 0
+        self.blend_log_loss_ = {
+            float(w): float(v) for w, v in zip(BLEND_WEIGHTS[:tried], losses[:tried], strict=True)
+        }
         self.weight_ = min(self.blend_log_loss_, key=self.blend_log_loss_.get)
         linear_mean = None
         if self.linear:
