@@ -15,7 +15,7 @@ from sklearn.base import clone
 
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import classification_metrics
-from crm_predict.split import rolling_origin_folds
+from crm_predict.folds import rolling_origin_folds
 from crm_predict.train import TrainResult
 
 METRICS = ("roc_auc", "brier", "log_loss", "ece", "n", "positive_rate")

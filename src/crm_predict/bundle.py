@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from crm_predict.age import AGE_FIELD, age_offsets, shift, with_age
 from crm_predict.config import TaskConfig
 from crm_predict.explain import bayes_contributions, contributions, explainable
 from crm_predict.features.activity import ActivityAggregator
@@ -62,7 +63,10 @@ class ModelBundle:
         return explainable(self.pipeline)
 
     def score_rows(
-        self, frame: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+        self,
+        frame: pd.DataFrame,
+        as_of: pd.Timestamp | str | None = None,
+        age: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Score raw rows: probability, interval when the model has one, grade, reasons.
 
@@ -72,6 +76,10 @@ class ModelBundle:
             Rows of the model frame (raw fields after joins, activity aggregates if any).
         as_of : Timestamp or str, optional
             The date the rows are seen from, when they have no ``as_of`` column.
+        age : DataFrame, optional
+            The timing model's ``fresh`` scores of the same rows: the probability is then
+            conditioned on each lead's time open (:mod:`crm_predict.age`), which becomes
+            one more field of the contributions and reasons (``days_open``).
 
         Returns
         -------
@@ -95,17 +103,25 @@ class ModelBundle:
             out["p_convert"] = p_mean
             out["p_low"] = interval["p_low"].to_numpy()
             out["p_high"] = interval["p_high"].to_numpy()
+        offset = None if age is None else age_offsets(age)
+        if offset is not None and p_mean is not None:
+            out["p_low"] = shift(out["p_low"].to_numpy(), offset)
+            out["p_high"] = shift(out["p_high"].to_numpy(), offset)
         if self.explains:
             if p_mean is None:
                 contrib = contributions(self.pipeline, frame)
             else:
                 contrib = bayes_contributions(self.pipeline, frame, p=p_mean)
-            out["p_convert"] = contrib.p
             values = reason_values(self.pipeline, frame)
+            if offset is not None:
+                contrib = with_age(contrib, offset)
+                values[AGE_FIELD] = np.round(age["age_days"].to_numpy(dtype=float))
+            out["p_convert"] = contrib.p
             reasons = top_reasons(contrib.points, contrib.fields, values, self.rates)
             out = pd.concat([out, reasons.set_index(out.index)], axis=1)
         else:
-            out["p_convert"] = self.pipeline.predict_proba(frame)[:, 1]
+            p = self.pipeline.predict_proba(frame)[:, 1]
+            out["p_convert"] = p if offset is None else shift(p, offset)
         out.insert(
             out.columns.get_loc("p_convert") + 1,
             "grade",

@@ -28,7 +28,8 @@ def _metrics_table(summary: dict, models: list[str]) -> Table:
     table = Table(title="Holdout metrics", show_lines=False)
     table.add_column("metric")
     for name in models:
-        table.add_column(name, justify="right")
+        champion = name == summary.get("champion")
+        table.add_column(f"{name} (champion)" if champion else name, justify="right")
     keys = [
         "roc_auc",
         "pr_auc",
@@ -152,7 +153,8 @@ def train(
         if models is not None
         else default_models(cfg)
     )
-    result = train_task(cfg, models=chosen, quiet=quiet)
+    optional = ("timing",) if models is None else ()
+    result = train_task(cfg, models=chosen, quiet=quiet, optional=optional)
     log_training(result, tracking_uri=tracking_uri, register=register, workdir=output_dir)
     path = write_metrics(result, output_dir)
     summary = result.summary()
@@ -160,6 +162,14 @@ def train(
     console.print(_metrics_table(summary, list(result.models)))
     if summary["segments"]:
         console.print(_segment_table(summary))
+    if result.selection is not None:
+        console.print(f"champion: {result.selection.reason}")
+        if result.selection.warning:
+            err_console.print(f"[bold yellow]warning:[/] {result.selection.warning}")
+    if result.drift is not None and result.drift["drifted"]:
+        err_console.print(f"[bold yellow]warning:[/] {result.drift['message']}")
+    for note in result.notes:
+        console.print(f"note: {note}")
     for key in ("model_uri", "registered_model_uri"):
         if key in summary:
             console.print(f"{key}: {summary[key]}")

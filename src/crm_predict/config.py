@@ -33,6 +33,7 @@ from crm_predict.config_tables import (
 )
 from crm_predict.config_training import (
     BayesSpec,
+    CalibrationSpec,
     GBMSpec,
     ParamRange,
     RetrainSpec,
@@ -49,6 +50,7 @@ __all__ = [
     "ChurnSpec",
     "ChurnTableSpec",
     "FeatureSpec",
+    "CalibrationSpec",
     "GBMSpec",
     "JoinSpec",
     "ParamRange",
@@ -105,6 +107,7 @@ class TaskConfig(_Strict):
     bayes: BayesSpec = Field(default_factory=BayesSpec)
     timing: TimingSpec = Field(default_factory=TimingSpec)
     gbm: GBMSpec = Field(default_factory=GBMSpec)
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
     tuning: TuningSpec = Field(default_factory=TuningSpec)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
     churn: ChurnSpec | None = None

@@ -47,6 +47,10 @@ class SyntheticSource(_Strict):
     n_leads: int = Field(20_000, gt=0)
     n_customers: int = Field(5_000, gt=0, description="size of the customers dataset")
     seed: int = 42
+    drift_from: str | None = Field(
+        None, description="leads: the date the market drifts (see crm_predict.datasets)"
+    )
+    drift_shift: float = Field(0.0, description="leads: log-odds added from drift_from on")
 
     @model_validator(mode="before")
     @classmethod

@@ -76,8 +76,26 @@ class GBMSpec(_Strict):
     folds: int = Field(
         5,
         ge=1,
-        description="cross-fitting folds on a stratified split (a time split validates on "
-        "its most recent split.validation_size); 1 for one validation slice",
+        description="cross-fitting folds on a stratified split; 1 for one validation slice",
+    )
+    time_folds: int = Field(
+        3,
+        ge=1,
+        description="rolling-origin folds on a time split, each split.validation_size of the "
+        "training records; rounds, blend and calibrator come from all of them, then the "
+        "model is refitted on every training record",
+    )
+
+
+class CalibrationSpec(_Strict):
+    """Where the probabilities are anchored in time."""
+
+    recent_days: int | None = Field(
+        None,
+        gt=0,
+        description="shift the LightGBM model's log-odds so that its mean probability over "
+        "the training records created in the last N days equals their outcome rate (for "
+        "an export whose rate has drifted); None keeps the whole training period",
     )
 
 

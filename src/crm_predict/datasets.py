@@ -21,8 +21,10 @@ Planted truth (log-odds, see :data:`PLANTED`):
 * won leads get onboarding touches *after* they close: a feature builder that ignores the
   as-of date leaks the outcome;
 * optionally (``drift_from``) the market changes on a date: from then on referrals stop
-  converting (:data:`DRIFT_EFFECTS`) and a new source, ``social media``, brings a share of
-  the leads. Leads created before that date are identical to the undrifted data's.
+  converting (:data:`DRIFT_EFFECTS`), a new source, ``social media``, brings a share of
+  the leads, and (``drift_shift``) every lead's log-odds move, so the base rate changes.
+  Leads created before that date are identical to the undrifted data's.
+  :func:`drift_scenario` is the setting the tests and benchmarks use.
 """
 
 from __future__ import annotations
@@ -231,7 +233,10 @@ def _activities(
 
 @lru_cache(maxsize=8)
 def make_leads(
-    n_leads: int = 20_000, seed: int = 42, drift_from: str | pd.Timestamp | None = None
+    n_leads: int = 20_000,
+    seed: int = 42,
+    drift_from: str | pd.Timestamp | None = None,
+    drift_shift: float = 0.0,
 ) -> SyntheticCRM:
     """Generate a synthetic lead CRM.
 
@@ -245,6 +250,9 @@ def make_leads(
         Date from which the market drifts: referral leads stop converting and
         :data:`NEW_SOURCE` appears (see :data:`DRIFT_EFFECTS`). ``effects`` then has a
         ``source_after_drift`` entry. None (default) plants no drift.
+    drift_shift : float
+        Log-odds added to every lead created from ``drift_from`` on: the base rate moves
+        (``effects["base_after_drift"]``). Ignored without ``drift_from``.
 
     Returns
     -------
@@ -288,6 +296,7 @@ def make_leads(
         moved = drifted & (drift_rng.uniform(size=n) < NEW_SOURCE_SHARE)
         source[moved] = NEW_SOURCE
         effects = {**effects, "source_after_drift": dict(DRIFT_EFFECTS)}
+        effects["base_after_drift"] = {"shift": float(drift_shift)}
     employees = np.round(np.exp(rng.normal(5.3, 1.6, n))).astype(int) + 1
     size_band = _size_band(employees)
     budget = _pick(rng, BUDGETS, n)
@@ -310,6 +319,7 @@ def make_leads(
         source_effect[drifted & (source == level)] = after
     logit = (
         INTERCEPT
+        + drift_shift * drifted
         + source_effect
         + np.array([effects["region"][r] for r in region])
         + np.array([effects["industry"][i] for i in industry])
@@ -379,11 +389,33 @@ def make_leads(
     return SyntheticCRM(leads=leads, activities=activities, truth=truth, effects=effects)
 
 
+DRIFT_FROM = "2024-04-01"
+DRIFT_SHIFT = 1.2
+
+
+def drift_scenario(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
+    """Leads whose market changes in the last nine months before ``as_of``.
+
+    From :data:`DRIFT_FROM` on, the base rate rises (log-odds + :data:`DRIFT_SHIFT`),
+    referrals stop converting and a new source brings a fifth of the leads: the most recent
+    part of the training period and the holdout differ from the earlier months, as real
+    sales data does.
+
+    Examples
+    --------
+    >>> crm = drift_scenario(3_000, seed=1)
+    >>> crm.effects["base_after_drift"]["shift"]
+    1.2
+    """
+    return make_leads(n_leads, seed, DRIFT_FROM, DRIFT_SHIFT)
+
+
 def write_leads(
     folder: str | Path,
     n_leads: int = 20_000,
     seed: int = 42,
     drift_from: str | pd.Timestamp | None = None,
+    drift_shift: float = 0.0,
 ) -> dict[str, Path]:
     """Write the synthetic ``leads.csv``, ``activities.csv`` and ``truth.csv`` into ``folder``.
 
@@ -395,6 +427,8 @@ def write_leads(
         Passed to :func:`make_leads`.
     drift_from : str or Timestamp, optional
         Passed to :func:`make_leads`.
+    drift_shift : float
+        Passed to :func:`make_leads`.
 
     Returns
     -------
@@ -405,7 +439,7 @@ def write_leads(
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    crm = make_leads(n_leads, seed, drift_from)
+    crm = make_leads(n_leads, seed, drift_from, drift_shift)
     paths = {}
     for name in ("leads", "activities", "truth"):
         paths[name] = folder / f"{name}.csv"

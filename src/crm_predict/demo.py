@@ -98,7 +98,9 @@ def run_demo(
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     config: TaskConfig = parse_config(raw, origin=str(config_path))
     data = load_task_data(config)
-    result = train_task(config, models=default_models(config), quiet=quiet, data=data)
+    result = train_task(
+        config, models=default_models(config), quiet=quiet, data=data, optional=("timing",)
+    )
     uris = log_training(result, workdir=workdir)
     metrics = write_metrics(result, workdir)
     leads = read_file(tables["leads"])

@@ -1,4 +1,5 @@
-"""Why a lead scored as it did: per-field contributions of the LightGBM and Bayesian models.
+"""Why a lead scored as it did: per-field contributions of the LightGBM, logistic and Bayesian
+models.
 
 LightGBM: the model's log-odds blend a logistic regression and LightGBM boosters. The boosters'
 part comes from exact TreeSHAP (:mod:`crm_predict.treeshap`), the logistic part is exact for a
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.pipeline import Pipeline
 
 from crm_predict.features.assemble import field_of
+from crm_predict.models.baseline import LogisticBaseline
 from crm_predict.models.gbm import CalibratedLGBM
 
 
@@ -123,6 +126,36 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     return Contributions(fields, log_odds, base_log_odds, points, p, p_base)
 
 
+def linear_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+    """Exact per-field contributions of a trained logistic-baseline pipeline.
+
+    Each field's share is coefficient × distance from the average training lead, summed
+    over the field's encoded columns; the base is the average lead's probability.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        ``clean`` → ``features`` → :class:`~crm_predict.models.baseline.LogisticBaseline`.
+    frame : DataFrame
+        Raw rows.
+
+    Returns
+    -------
+    Contributions
+    """
+    model: LogisticBaseline = pipeline[-1]
+    X = pipeline[:-1].transform(frame)
+    fields = list(dict.fromkeys(field_of(f) for f in X.columns))
+    position = {f: i for i, f in enumerate(fields)}
+    log_odds = np.zeros((len(X), len(fields)))
+    linear, base, owners = _linear_parts(model.linear_, model.linear_mean_, X)
+    np.add.at(log_odds.T, [position[field_of(o)] for o in owners], linear.T)
+    raw = log_odds.sum(axis=1)
+    p, p_base = expit(base + raw), expit(base)
+    scale = np.divide(p - p_base, raw, out=np.zeros_like(raw), where=np.abs(raw) > 1e-12)
+    return Contributions(fields, log_odds, base, log_odds * scale[:, None], p, p_base)
+
+
 def bayes_contributions(
     pipeline: Pipeline, frame: pd.DataFrame, p: np.ndarray | None = None
 ) -> Contributions:
@@ -185,10 +218,12 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
     Raises
     ------
     TypeError
-        For a model without per-field contributions (the logistic baseline).
+        For a model without per-field contributions.
     """
     if isinstance(pipeline[-1], CalibratedLGBM):
         return field_contributions(pipeline, frame)
+    if isinstance(pipeline[-1], LogisticBaseline):
+        return linear_contributions(pipeline, frame)
     if hasattr(pipeline[-1], "log_odds_terms"):  # Bayesian; not imported: PyMC is slow to load
         return bayes_contributions(pipeline, frame)
     raise TypeError(f"{type(pipeline[-1]).__name__} has no per-field contributions")
@@ -196,4 +231,5 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
 
 def explainable(pipeline: Pipeline) -> bool:
     """Whether :func:`contributions` can explain this pipeline."""
-    return isinstance(pipeline[-1], CalibratedLGBM) or hasattr(pipeline[-1], "log_odds_terms")
+    model = pipeline[-1]
+    return isinstance(model, (CalibratedLGBM, LogisticBaseline)) or hasattr(model, "log_odds_terms")

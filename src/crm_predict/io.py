@@ -79,7 +79,8 @@ def read_table(source: TableSource) -> pd.DataFrame:
             from crm_predict.datasets_churn import make_customers
 
             return getattr(make_customers(syn.n_customers, syn.seed), syn.table).copy()
-        return getattr(make_leads(syn.n_leads, syn.seed), syn.table).copy()
+        crm = make_leads(syn.n_leads, syn.seed, syn.drift_from, syn.drift_shift)
+        return getattr(crm, syn.table).copy()
     if source.sql is not None:
         return read_sql(source.sql.url, source.sql.query)
     assert source.path is not None

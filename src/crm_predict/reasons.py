@@ -197,11 +197,14 @@ def top_reasons(
     order = np.argsort(-contributions, axis=1, kind="stable")
     columns = {c: values[c].array for c in values.columns}
     out: dict[str, list] = {}
+    n_fields = contributions.shape[1]
     for kind, count in (("for", n_for), ("against", n_against)):
         for k in range(count):
-            col = order[:, k] if kind == "for" else order[:, -(k + 1)]
+            # A task with fewer fields than reason slots leaves the extra slots empty.
+            slot = min(k, n_fields - 1)
+            col = order[:, slot] if kind == "for" else order[:, -(slot + 1)]
             contrib = contributions[np.arange(n), col]
-            ok = contrib > 0 if kind == "for" else contrib < 0
+            ok = (contrib > 0 if kind == "for" else contrib < 0) & (k < n_fields)
             names = [fields[c] for c in col]
             vals = [_value(columns, i, f) for i, f in enumerate(names)]
             out[f"reason_{kind}_{k + 1}"] = [

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crm_predict import schema
+from crm_predict.age import rescale_horizons
 from crm_predict.bundle import ModelBundle
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.features.activity import ActivityAggregator
@@ -156,7 +157,11 @@ class _Scorer:
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
         frame = self.frame(chunk)
-        out = self.bundle.score_rows(frame)
+        aged = None
+        if self.timing is not None and not is_churn(self.bundle.config):
+            # One answer per lead: the conversion probability given its time open.
+            aged = self.timing.score_rows(frame, as_of=self.as_of, fresh=True)
+        out = self.bundle.score_rows(frame, age=aged)
         if self.interval is not None and "p_low" not in out.columns:
             pipe = self.interval.pipeline  # the interval only: no reasons for this model
             bounds = pipe[-1].predict_interval(pipe[:-1].transform(frame))
@@ -170,7 +175,10 @@ class _Scorer:
             signup = self.customers[spec.signup].to_numpy()
             timing_frame = frame.assign(**{spec.signup: signup})
         if self.timing is not None:
-            when = self.timing.score_rows(timing_frame, as_of=self.as_of)
+            if aged is None:
+                when = self.timing.score_rows(timing_frame, as_of=self.as_of)
+            else:
+                when = rescale_horizons(aged, out["p_convert"].to_numpy())
             when = when.drop(columns=[c for c in when.columns if c in out.columns])
             out = pd.concat([out, when.set_axis(out.index)], axis=1)
         if is_churn(self.bundle.config):

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from crm_predict.config import TaskConfig
+from crm_predict.folds import rolling_origin_folds
 from crm_predict.loading import TaskData
 from crm_predict.schema import OPEN
 
@@ -150,24 +151,3 @@ def validation_folds(
     y = labels.to_numpy()[train].astype(int)
     kfold = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return [(train[a], train[b]) for a, b in kfold.split(train, y)]
-
-
-def rolling_origin_folds(
-    rows: np.ndarray, n_folds: int, block: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Up to ``n_folds`` blocks of ``block`` rows from the end of ``rows`` (time-ordered),
-    each with every earlier row to fit on; folds with less than one block to fit on are
-    dropped. Oldest first.
-
-    Examples
-    --------
-    >>> [(len(f), len(v)) for f, v in rolling_origin_folds(np.arange(10), 3, 2)]
-    [(4, 2), (6, 2), (8, 2)]
-    """
-    folds = []
-    for j in range(1, max(n_folds, 1) + 1):
-        end, start = len(rows) - (j - 1) * block, len(rows) - j * block
-        if start < block:
-            break
-        folds.append((rows[:start], rows[start:end]))
-    return folds[::-1]

@@ -75,7 +75,12 @@ def _ids(frame: pd.DataFrame, config: TaskConfig, mask: np.ndarray) -> str:
     return shown + (f" and {len(ids) - _SHOW:,} more" if len(ids) > _SHOW else "")
 
 
-def survival_data(data: TaskData, config: TaskConfig) -> SurvivalData:
+SET_ASIDE_SHARE = 0.05
+"""Largest share of closed records with an unusable close date that is set aside (counted
+in the notes) rather than refused."""
+
+
+def survival_data(data: TaskData, config: TaskConfig, set_aside: bool = False) -> SurvivalData:
     """Durations and event codes for every record of a task.
 
     Parameters
@@ -84,6 +89,10 @@ def survival_data(data: TaskData, config: TaskConfig) -> SurvivalData:
         Loaded task (``outcome`` per record, ``as_of``).
     config : TaskConfig
         Needs ``time.created`` and ``time.closed``.
+    set_aside : bool
+        Leave closed records without a close date, or closed before they were created, out
+        of the model (counted in ``notes``) when they are at most
+        :data:`SET_ASIDE_SHARE` of the closed records, instead of refusing the data.
 
     Returns
     -------
@@ -94,7 +103,8 @@ def survival_data(data: TaskData, config: TaskConfig) -> SurvivalData:
     ConfigError
         The config names no creation or close date column.
     DataValidationError
-        A closed record without a close date, or one closed before it was created.
+        A closed record without a close date, or one closed before it was created (more
+        than :data:`SET_ASIDE_SHARE` of them with ``set_aside``).
 
     Examples
     --------
@@ -132,7 +142,15 @@ def survival_data(data: TaskData, config: TaskConfig) -> SurvivalData:
             f"they were created ('{created_col}', time.created): "
             f"{_ids(frame, config, backwards)}"
         )
-    if problems:
+    bad = undated | backwards
+    notes = []
+    if problems and set_aside and bad.sum() <= SET_ASIDE_SHARE * max(1, (usable & is_closed).sum()):
+        usable = usable & ~bad
+        notes.append(
+            f"{int(bad.sum()):,} closed records are set aside from the time-to-event model: "
+            + "; ".join(problems)
+        )
+    elif problems:
         raise DataValidationError(problems, source=config.source.describe())
     follow_up = ((as_of - created) / day).to_numpy(dtype=float)
     durations = np.where(known, ((closed - created) / day).to_numpy(dtype=float), follow_up)
@@ -140,11 +158,10 @@ def survival_data(data: TaskData, config: TaskConfig) -> SurvivalData:
     events[known & (outcome == schema.POSITIVE)] = EVENT
     events[known & (outcome == schema.NEGATIVE)] = COMPETING
     durations[~usable] = np.nan
-    notes = []
-    n_out = int((~usable).sum())
+    n_out = int((~usable & ~bad).sum())
     if n_out:
         notes.append(
             f"{n_out:,} records have no '{created_col}' (time.created) on or before as_of "
-            f"and are left out of the time-to-event model: {_ids(frame, config, ~usable)}"
+            f"and are left out of the time-to-event model: {_ids(frame, config, ~usable & ~bad)}"
         )
     return SurvivalData(usable, durations, events, follow_up, notes)

@@ -81,7 +81,7 @@ class TimingBundle:
         return np.nan_to_num(np.clip(age, 0.0, None), nan=0.0)
 
     def score_rows(
-        self, frame: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+        self, frame: pd.DataFrame, as_of: pd.Timestamp | str | None = None, fresh: bool = False
     ) -> pd.DataFrame:
         """Per row: id, probability of the event within each horizon, ever, and when.
 
@@ -92,6 +92,9 @@ class TimingBundle:
         as_of : Timestamp or str, optional
             Today: every row is conditioned on being open at its age on this date. Without
             it, each row's ``as_of`` column is used.
+        fresh : bool
+            Also return ``p_ever_new`` (the same row as a new lead, age 0) and ``age_days``:
+            what :mod:`crm_predict.age` needs to condition another model on the age.
 
         Returns
         -------
@@ -107,7 +110,11 @@ class TimingBundle:
         if id_col in frame.columns:
             out[id_col] = frame[id_col].astype(str)
         features = self.pipeline[:-1].transform(frame)
-        pred = self.model.predict_horizons(features, age=self.ages(frame, as_of))
+        ages = self.ages(frame, as_of)
+        pred = self.model.predict_horizons(features, age=ages)
+        if fresh:
+            pred["p_ever_new"] = self.model.p_ever(features)
+            pred["age_days"] = ages
         return pd.concat([out, pred.set_axis(out.index)], axis=1)
 
 
@@ -184,7 +191,7 @@ def fit_timing(
 
         return fit_churn_timing(config, data, frame, aggregator, baselines)
     require_time_columns(config)
-    surv = survival_data(data, config)
+    surv = survival_data(data, config, set_aside=True)
     split = timing_split(data, surv, config)
     acts = list(aggregator.get_feature_names_out()) if aggregator else None
     pipe = build_pipeline(config, timing_model(config), acts, data.as_of)

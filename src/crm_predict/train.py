@@ -12,25 +12,51 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from crm_predict.base_rate import base_rate_drift
 from crm_predict.bundle import ModelBundle, make_bundle
 from crm_predict.config import TaskConfig
 from crm_predict.evaluate import evaluate_predictions
-from crm_predict.features import build_feature_pipeline, task_frame
+from crm_predict.evidence import out_of_fold
+from crm_predict.exceptions import ConfigError, DataValidationError
+from crm_predict.features import task_frame
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.assemble import input_fields
-from crm_predict.features.cleaning import CRMCleaner
 from crm_predict.io import atomic_path
 from crm_predict.loading import TaskData, load_task_data
-from crm_predict.models.baseline import logistic_baseline
-from crm_predict.models.gbm import CalibratedLGBM
+from crm_predict.model_factory import (
+    MODEL_CHOICES,
+    build_pipeline,
+    default_models,
+    diagnostic_metrics,
+    make_estimator,
+)
+from crm_predict.models.gbm import fold_rows
 from crm_predict.progress import steps
-from crm_predict.split import Split, split_method, split_task, training_labels
+from crm_predict.selection import Selection, choose_champion, holdout_check
+from crm_predict.split import Split, split_task, training_labels
+from crm_predict.survival_data import survival_data
 
 if TYPE_CHECKING:
     from crm_predict.timing_task import TrainedTiming
 
+__all__ = [
+    "METRIC_KEYS",
+    "MODEL_CHOICES",
+    "TrainResult",
+    "TrainedModel",
+    "build_pipeline",
+    "default_models",
+    "diagnostic_metrics",
+    "frame_columns",
+    "make_estimator",
+    "model_card",
+    "select_champion",
+    "timing_problem",
+    "train_task",
+    "write_metrics",
+]
+
 METRIC_KEYS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
-MODEL_CHOICES = ("gbm", "bayes", "timing")
 
 
 @dataclass
@@ -70,10 +96,18 @@ class TrainResult:
     extra_columns: list[str] | None = None
     """Derived numeric inputs besides the config's fields (activity aggregates, churn
     features): see :func:`crm_predict.features.task_frame`."""
+    selection: Selection | None = None
+    drift: dict | None = None
+    """The outcome rate early in training, late in training and on the holdout
+    (:func:`crm_predict.base_rate.base_rate_drift`); time splits only."""
+    notes: list[str] = field(default_factory=list)
+    """What the run set aside or skipped, in plain words."""
 
     @property
     def champion(self) -> str:
-        """The model registered as the task's main model (LightGBM when trained)."""
+        """The model registered as the task's main model: the best out-of-fold evidence."""
+        if self.selection is not None:
+            return self.selection.champion
         return "gbm" if "gbm" in self.models else next(iter(self.models))
 
     def test_frame(self) -> pd.DataFrame:
@@ -82,7 +116,13 @@ class TrainResult:
 
     def summary(self) -> dict:
         """The ``metrics.json`` content."""
-        out: dict = {}
+        out: dict = {"champion": self.champion}
+        if self.selection is not None:
+            out["selection"] = self.selection.as_dict()
+        if self.drift is not None:
+            out["drift"] = self.drift
+        if self.notes:
+            out["notes"] = list(self.notes)
         for name, model in self.models.items():
             out[name] = {k: _num(v) for k, v in model.metrics.items()}
         champion = self.models[self.champion].evaluation["segments"]
@@ -107,158 +147,12 @@ def _segments_json(table: pd.DataFrame) -> dict:
     return out
 
 
-def build_pipeline(
-    config: TaskConfig,
-    estimator,
-    activity_features: list[str] | None = None,
-    as_of: pd.Timestamp | None = None,
-) -> Pipeline:
-    """Chain cleaning, the config's feature builders and ``estimator`` into one pipeline.
-
-    Parameters
-    ----------
-    config : TaskConfig
-        The task.
-    estimator : scikit-learn classifier
-        Reads the feature builders' pandas output.
-    activity_features : list of str, optional
-        Activity aggregate columns present in the model frame.
-    as_of : Timestamp, optional
-        Date used for rows that come without an ``as_of`` column.
-
-    Returns
-    -------
-    Pipeline
-        Raw CRM rows in, probabilities out.
-    """
-    f = config.features
-    cleaner = CRMCleaner(
-        categorical=f.model_fields_for("categorical"),
-        numeric=[
-            *f.model_fields_for("numeric"),
-            *f.model_fields_for("count"),
-            *([f.size_bands.column] if f.size_bands else []),
-            *(activity_features or []),
-        ],
-        dates=[
-            *f.model_fields_for("date"),
-            *([config.time.created] if config.time.created else []),
-        ],
-        placeholders=list(config.missing_values),
-        recode=dict(config.recode),
-        as_of=None if as_of is None or pd.isna(as_of) else pd.Timestamp(as_of).isoformat(),
-    )
-    return Pipeline(
-        [
-            ("clean", cleaner),
-            ("features", build_feature_pipeline(config, activity_features)),
-            *(estimator.steps if isinstance(estimator, Pipeline) else [("model", estimator)]),
-        ]
-    )
-
-
-def make_estimator(name: str, config: TaskConfig):
-    """Return the unfitted estimator ``name`` (``gbm``, ``bayes`` or ``logreg``) for a task.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`MODEL_CHOICES` or ``logreg``.
-    config : TaskConfig
-        Seeds, validation share and the ``bayes`` section come from here.
-
-    Returns
-    -------
-    estimator
-        A scikit-learn classifier or pipeline that reads the feature builders' output.
-
-    Examples
-    --------
-    >>> from crm_predict import load_config  # doctest: +SKIP
-    >>> make_estimator("gbm", load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
-    """
-    if name == "gbm":
-        # Time-ordered rows validate (and calibrate) on the most recent slice, as the
-        # holdout is scored: forward in time. Exchangeable rows are cross-fitted.
-        stratified = split_method(config) == "stratified"
-        return CalibratedLGBM(
-            params=dict(config.gbm.params) or None,
-            validation_fraction=config.split.validation_size,
-            folds=config.gbm.folds if stratified else 1,
-            random_state=config.seed,
-        )
-    if name == "logreg":
-        return logistic_baseline(random_state=config.seed)
-    if name == "bayes":
-        from crm_predict.features.select import FieldSelector
-        from crm_predict.models.bayes import BayesianConversionModel
-
-        spec, f = config.bayes, config.features
-        size = [f.size_bands.column] if f.size_bands else []
-        groups = spec.categorical or [*f.model_fields_for("categorical"), *size]
-        numeric = spec.numeric
-        if numeric is None:
-            numeric = [*f.model_fields_for("numeric"), *f.model_fields_for("count")]
-            numeric = [c for c in numeric if c not in size]
-        model = BayesianConversionModel(
-            interactions=[tuple(p) for p in spec.interactions] or None,
-            priors=spec.priors or None,
-            draws=spec.draws,
-            tune=spec.tune,
-            chains=spec.chains,
-            random_state=config.seed,
-        )
-        # Company size enters as its band only: a band effect and a slope on the same count
-        # are nearly collinear, and their posterior is a funnel the sampler struggles with.
-        grouped = [c for c in size if c in groups and c not in (spec.numeric or [])]
-        selector = FieldSelector([*groups, *numeric], grouped_only=grouped or None)
-        return Pipeline([("select", selector), ("bayes", model)])
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_CHOICES)}")
-
-
-def diagnostic_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
-    """Return what a fitted model is made of, for the run's metrics.
-
-    LightGBM: the logistic part's ``blend_weight``, the ``fold_models`` it averages and the
-    ``trees`` its boosters use; the Bayesian model: its convergence diagnostics; nothing for
-    the logistic baseline.
-    """
-    if name == "gbm":
-        model = pipeline[-1]
-        trees = sum(b.best_iteration_ or b.booster_.num_trees() for b in model.boosters_)
-        return {
-            "blend_weight": float(model.weight_),
-            "fold_models": float(len(model.boosters_)),
-            "trees": float(trees),
-        }
-    if name != "bayes":
-        return {}
-    diag = pipeline[-1].diagnostics()
-    return {k: float(diag[k]) for k in ("max_rhat", "min_ess_bulk", "divergences")}
-
-
-def default_models(config: TaskConfig) -> tuple[str, ...]:
-    """The models ``crm-predict train`` fits when none are named: LightGBM, plus the
-    time-to-event model when the config has ``time.created`` and ``time.closed`` (or a
-    ``churn`` section with signup and churn dates: time to churn on tenure).
-
-    Examples
-    --------
-    >>> from crm_predict import load_config  # doctest: +SKIP
-    >>> default_models(load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
-    ('gbm', 'timing')
-    """
-    timed = bool(config.time.created and config.time.closed)
-    # Churn with dates: the timing model runs on tenure (crm_predict.churn_timing).
-    timed = timed or config.churn_history is not None
-    return ("gbm", "timing") if timed else ("gbm",)
-
-
 def train_task(
     config: TaskConfig,
     models: tuple[str, ...] = ("gbm",),
     quiet: bool = False,
     data: TaskData | None = None,
+    optional: tuple[str, ...] = (),
 ) -> TrainResult:
     """Load the data, split it, fit each model and the logistic baseline, evaluate on the holdout.
 
@@ -274,6 +168,11 @@ def train_task(
         Hide the progress bar.
     data : TaskData, optional
         Already loaded data (loaded from the config when None).
+    optional : tuple of str
+        Models of ``models`` that were not asked for by name (:func:`default_models`): one
+        the data cannot support is skipped with a note, checked before anything is fitted,
+        instead of stopping the run. A model named by the user stops the run, also before
+        anything is fitted.
 
     Returns
     -------
@@ -290,23 +189,37 @@ def train_task(
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CHOICES)}")
     names = [*(m for m in models if m != "timing"), "logreg"]
-    with steps(3 + len(names) + ("timing" in models), quiet=quiet) as progress:
+    with steps(4 + len(names) + ("timing" in models), quiet=quiet) as progress:
         progress.step("loading and validating data")
         data = data if data is not None else load_task_data(config)
+        notes: list[str] = []
+        if "timing" in models:
+            problem = timing_problem(config, data)
+            if problem and "timing" not in optional:
+                raise DataValidationError([f"the time-to-event model cannot be fitted: {problem}"])
+            if problem:
+                models = tuple(m for m in models if m != "timing")
+                notes.append(f"time-to-event model skipped: {problem}")
         progress.step("building features")
         frame, aggregator, acts = task_frame(data, config)
         labels = training_labels(data, config)
         split = split_task(data, labels, config)
         y = labels.to_numpy()
+        train_frame, y_train = frame.iloc[split.train], y[split.train].astype(int)
         trained: dict[str, TrainedModel] = {}
+        holdout: dict[str, np.ndarray] = {}
         for name in names:
             progress.step(f"fitting {name}")
             pipe = build_pipeline(config, make_estimator(name, config), acts, data.as_of)
             start = time.perf_counter()
-            pipe.fit(frame.iloc[split.train], y[split.train].astype(int))
+            pipe.fit(train_frame, y_train)
+            if name == "gbm" and config.calibration.recent_days and split.method == "time":
+                recent = _recent_rows(data, config, split)
+                pipe[-1].anchor(pipe[:-1].transform(train_frame.iloc[recent]), y_train[recent])
             seconds = time.perf_counter() - start
             test = frame.iloc[split.test]
             p = pipe.predict_proba(test)[:, 1]
+            holdout[name] = p
             segs = data.frame.iloc[split.test][[*config.segments]].reset_index(drop=True)
             evaluation = evaluate_predictions(
                 y[split.test].astype(int),
@@ -314,12 +227,13 @@ def train_task(
                 segments=segs if config.segments else None,
                 cutoffs=config.grades,
             )
-            bundle = make_bundle(
-                pipe, config, aggregator, frame.iloc[split.train], y[split.train], data.as_of
-            )
+            bundle = make_bundle(pipe, config, aggregator, train_frame, y_train, data.as_of)
             trained[name] = TrainedModel(
                 name, bundle, evaluation, seconds, diagnostic_metrics(name, pipe)
             )
+        progress.step("choosing the champion")
+        selection = select_champion(config, trained, train_frame, y_train)
+        selection = holdout_check(selection, y[split.test].astype(int), holdout)
         timing = None
         if "timing" in models:
             from crm_predict.timing_task import fit_timing
@@ -327,13 +241,88 @@ def train_task(
             progress.step("fitting timing")
             timing = fit_timing(config, data, frame, aggregator)
         progress.step("evaluated")
+    drift = None
+    if split.method == "time":
+        dates = data.frame[config.time.created].iloc[split.train]
+        noun = "churn" if config.kind == "churn" else "convert"
+        drift = base_rate_drift(dates, y_train, y[split.test], noun=noun)
     result = TrainResult(
-        config, data, frame, labels, split, trained, aggregator, timing=timing, extra_columns=acts
+        config,
+        data,
+        frame,
+        labels,
+        split,
+        trained,
+        aggregator,
+        timing=timing,
+        extra_columns=acts,
+        selection=selection,
+        drift=drift,
+        notes=[*notes, *(timing.notes if timing is not None else [])],
     )
     for model in trained.values():
         model.bundle.card = model_card(result, model)
         model.bundle.reference = _reference(result, model)
     return result
+
+
+def select_champion(
+    config: TaskConfig, trained: dict[str, TrainedModel], X: pd.DataFrame, y: np.ndarray
+) -> Selection:
+    """Choose the champion among the fitted models by out-of-fold log loss.
+
+    Parameters
+    ----------
+    config : TaskConfig
+        The task (folds of a model set without LightGBM come from its ``gbm`` section).
+    trained : dict
+        The fitted models, by name.
+    X : DataFrame
+        The training rows the models were fitted on.
+    y : ndarray
+        Their outcomes.
+
+    Returns
+    -------
+    Selection
+    """
+    pipelines = {name: model.pipeline for name, model in trained.items()}
+    gbm = make_estimator("gbm", config)
+    folds = fold_rows(y, gbm.folds, gbm.time_ordered, gbm.validation_fraction, gbm.random_state)
+    rows, y_rows, preds = out_of_fold(pipelines, X, y, folds)
+    n_folds = len(pipelines["gbm"][-1].oof_.folds) if "gbm" in pipelines else len(folds)
+    if gbm.time_ordered:
+        evidence = f"{n_folds} rolling-origin folds (each fitted only on earlier records)"
+    else:
+        evidence = f"{n_folds}-fold stratified cross-fitting"
+    if "bayes" in preds and n_folds > 2:
+        evidence += "; the Bayesian model refitted on the last two folds, compared there"
+    return choose_champion(y_rows, preds, evidence)
+
+
+def timing_problem(config: TaskConfig, data: TaskData) -> str | None:
+    """Why the time-to-event model cannot be fitted on this data, or None when it can.
+
+    Checks the dates it needs (:func:`crm_predict.survival_data.survival_data`, a few bad
+    close dates set aside) without fitting anything.
+    """
+    if config.churn_history is not None:
+        return None
+    try:
+        survival_data(data, config, set_aside=True)
+    except DataValidationError as exc:
+        return "; ".join(exc.problems)
+    except ConfigError as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
+def _recent_rows(data: TaskData, config: TaskConfig, split: Split) -> np.ndarray:
+    """Positions (in the training rows) of those created in the last ``recent_days``."""
+    dates = pd.to_datetime(data.frame[config.time.created].iloc[split.train]).to_numpy()
+    days = np.timedelta64(int(config.calibration.recent_days), "D")
+    recent = np.flatnonzero(dates > dates.max() - days)
+    return recent if len(recent) else np.arange(len(dates))
 
 
 def _reference(result: TrainResult, model: TrainedModel) -> dict:
@@ -367,6 +356,9 @@ def model_card(result: TrainResult, model: TrainedModel) -> dict:
         "baseline": {k: _num(v) for k, v in result.models["logreg"].metrics.items()}
         if "logreg" in result.models
         else {},
+        "champion": result.champion,
+        "selection": result.selection.as_dict() if result.selection else None,
+        "drift": result.drift,
     }
     for key in ("grades", "calibration", "lift", "segments"):
         card[key] = ev[key].to_dict("records")

@@ -72,10 +72,41 @@ def test_the_blend_weight_follows_the_data():
     assert alone.weight_ == 0.0 and alone.linear_ is None
 
 
-@pytest.mark.parametrize("folds", [1, 5])
-def test_probabilities_are_calibrated_on_fresh_rows(folds):
+def test_time_ordered_rows_choose_on_rolling_folds_and_refit_on_every_row():
+    X, y = additive(3000, 4)
+    unbagged = {**FAST, "subsample": 1.0}
+    model = CalibratedLGBM(params=unbagged, folds=3, time_ordered=True).fit(X, y)
+    starts = [valid.min() for _, valid in model.oof_.folds]
+    assert starts == [1200, 1800, 2400]  # three forward blocks of 600, the last one ends at 3000
+    assert all(fit.max() < valid.min() for fit, valid in model.oof_.folds)
+    assert len(model.oof_.y) == 1800 and len(model.fold_rounds_) == 3
+    # one booster on every row, as many rounds as the folds kept on average
+    assert [rows_trained_on(b) for b in model.boosters_] == [3000]
+    assert model.boosters_[0].booster_.num_trees() == round(np.mean(model.fold_rounds_))
+    assert model.linear_[0].named_transformers_["numbers"][-1].n_samples_seen_ == 3000
+
+
+def test_a_drifted_base_rate_is_anchored_to_recent_rows_without_changing_the_ranking():
+    X, y = additive(4000, 5)
+    model = CalibratedLGBM(params=FAST, folds=3).fit(X, y)
+    before = model.predict_proba(X)[:, 1]
+    recent = np.arange(3000, 4000)
+    y_recent = (np.random.default_rng(0).uniform(size=1000) < 0.7).astype(int)
+    model.anchor(X.iloc[recent], y_recent)
+    after = model.predict_proba(X)[:, 1]
+    assert after[recent].mean() == pytest.approx(y_recent.mean(), abs=1e-6)
+    assert model.offset_ > 0
+    np.testing.assert_array_equal(
+        np.argsort(before, kind="stable"), np.argsort(after, kind="stable")
+    )
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.predict_proba(X)[:, 1], after)
+
+
+@pytest.mark.parametrize(("folds", "time_ordered"), [(1, False), (5, False), (3, True)])
+def test_probabilities_are_calibrated_on_fresh_rows(folds, time_ordered):
     X, y = additive(6000, 2)
-    model = CalibratedLGBM(params=FAST, folds=folds).fit(X, y)
+    model = CalibratedLGBM(params=FAST, folds=folds, time_ordered=time_ordered).fit(X, y)
     fresh, y_fresh = additive(20000, 3)
     p = model.predict_proba(fresh)[:, 1]
     assert expected_calibration_error(y_fresh, p) <= 0.02

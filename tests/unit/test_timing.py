@@ -211,6 +211,19 @@ def test_bad_dates_are_named_with_column_key_and_ids(task):
         survival_data(dataclasses.replace(data, frame=frame), config)
 
 
+def test_a_few_bad_close_dates_are_set_aside_and_counted_many_are_refused(task):
+    config, data, _ = task
+    closed = np.flatnonzero(np.isin(data.outcome.to_numpy(), (POSITIVE, NEGATIVE)))
+    frame = data.frame.copy()
+    frame.loc[closed[:2], "closed_at"] = frame.loc[closed[:2], "created_at"] - pd.Timedelta(days=1)
+    surv = survival_data(dataclasses.replace(data, frame=frame), config, set_aside=True)
+    assert not surv.usable[closed[:2]].any() and surv.usable[closed[2:]].all()
+    assert any(n.startswith("2 closed records are set aside") for n in surv.notes)
+    frame.loc[closed[: len(closed) // 4], "closed_at"] = pd.NaT
+    with pytest.raises(DataValidationError, match="no close date"):
+        survival_data(dataclasses.replace(data, frame=frame), config, set_aside=True)
+
+
 @pytest.mark.parametrize(
     ("durations", "events", "entry", "message"),
     [

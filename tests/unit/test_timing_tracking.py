@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from scipy.stats import norm
 
+from crm_predict.datasets import AS_OF, EARLY_DAYS, LOST_MEDIAN_DAYS, SIZE_BANDS, make_leads
 from crm_predict.report.figures import plot_conversion_curves
 from crm_predict.score import score_leads
 from crm_predict.tracking import companion_uri, load_bundle, load_model, log_training
@@ -75,6 +77,45 @@ def test_score_file_gets_the_timing_columns(result, store):
         assert scored[col].notna().all()
     assert (scored["p_convert_90d"] >= scored["p_convert_30d"]).all()
     assert (scored["p_ever"] <= 1).all()
+
+
+def _truth_given_open(leads: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """The generator's probability of converting for a lead still open at ``AS_OF``."""
+    age = ((AS_OF - leads["created_at"]) / pd.Timedelta(days=1)).to_numpy()
+    wait = np.log(np.maximum(age - EARLY_DAYS, 1e-9))
+    median = np.log(truth["size_band"].map(lambda b: SIZE_BANDS[b][1]).to_numpy())
+    early = age <= EARLY_DAYS
+    still_converting = np.where(early, 1.0, norm.sf((wait - median) / 0.6))
+    still_losing = np.where(early, 1.0, norm.sf((wait - np.log(LOST_MEDIAN_DAYS)) / 0.7))
+    p = truth["p_convert"].to_numpy()
+    return p * still_converting / (p * still_converting + (1 - p) * still_losing)
+
+
+def test_one_answer_per_lead_the_score_is_conditioned_on_time_open(result, store):
+    crm = make_leads(2500, 13)
+    is_open = (crm.leads["status"] == "open").to_numpy()
+    source = store / "open.csv"
+    crm.leads[is_open].to_csv(source, index=False)
+    kw = {"as_of": "2025-01-01", "source": source, "activities": result.data.activities}
+    bundle = result.models["gbm"].bundle
+    aged = pd.read_csv(
+        score_leads(bundle, store / "a.csv", timing=result.timing.bundle, **kw).output
+    )
+    plain = pd.read_csv(score_leads(bundle, store / "b.csv", **kw).output)
+    truth = pd.Series(_truth_given_open(crm.leads[is_open], crm.truth[is_open]))
+    truth.index = crm.leads["lead_id"][is_open].to_numpy()
+    aged, plain = aged.set_index("lead_id"), plain.set_index("lead_id").loc[aged.index]
+    # one level: the horizons never exceed the score, which is p_ever
+    assert (aged["p_convert_90d"] <= aged["p_convert"] + 1e-12).all()
+    np.testing.assert_allclose(aged["p_ever"], aged["p_convert"])
+    # closer to the planted truth given the lead is still open at its age
+    target = truth.loc[aged.index]
+    assert (aged["p_convert"] - target).abs().mean() < (plain["p_convert"] - target).abs().mean()
+    # rank, grade and reasons follow the conditioned score
+    assert aged.sort_values("rank")["p_convert"].is_monotonic_decreasing
+    cut = bundle.grade_cutoffs
+    assert (aged.loc[aged["p_convert"] >= cut["A"], "grade"] == "A").all()
+    assert (aged.filter(like="_field").to_numpy() == "days_open").any()
 
 
 def test_pyfunc_bundle_conditions_on_age(result, store):

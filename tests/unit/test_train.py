@@ -13,6 +13,7 @@ from crm_predict.config import load_config
 from crm_predict.datasets import make_leads
 from crm_predict.evaluate import expected_calibration_error
 from crm_predict.loading import load_task_data
+from crm_predict.selection import model_label
 from crm_predict.split import split_task, training_labels
 from crm_predict.train import METRIC_KEYS, train_task, write_metrics
 from tests.helpers import synthetic_task
@@ -75,13 +76,33 @@ def test_without_a_creation_date_the_split_is_stratified_and_says_so():
     assert result.models["gbm"].metrics["fold_models"] == cfg.gbm.folds == 5
 
 
-def test_a_time_split_validates_the_blend_on_its_most_recent_rows(small_result):
+def test_a_time_split_chooses_on_rolling_folds_then_refits_on_every_training_row(small_result):
     model = small_result.models["gbm"]
-    metrics = model.metrics
-    assert metrics["fold_models"] == 1
-    assert 0.0 <= metrics["blend_weight"] <= 1.0
-    assert metrics["blend_weight"] == model.pipeline[-1].weight_
-    assert metrics["trees"] == model.pipeline[-1].boosters_[0].best_iteration_
+    gbm = model.pipeline[-1]
+    n_train = len(small_result.split.train)
+    folds = gbm.oof_.folds
+    assert len(folds) == 3
+    # each fold validates forward in time: fitted only on rows before its block
+    for fit_rows, valid_rows in folds:
+        assert fit_rows.max() < valid_rows.min()
+    assert folds[-1][1].max() == n_train - 1
+    # the final model has seen every training row, the most recent included
+    assert model.metrics["fold_models"] == 1
+    assert model.metrics["trees"] == round(np.mean(gbm.fold_rounds_))
+    assert gbm.linear_[0].named_transformers_["numbers"][-1].n_samples_seen_ == n_train
+    assert model.metrics["blend_weight"] == gbm.weight_
+
+
+def test_the_champion_is_the_model_with_the_best_out_of_fold_log_loss(small_result):
+    selection = small_result.selection
+    assert set(selection.log_loss) == {"gbm", "logreg"}
+    assert selection.champion == min(selection.log_loss, key=selection.log_loss.get)
+    assert small_result.champion == selection.champion
+    summary = small_result.summary()
+    assert summary["champion"] == selection.champion
+    assert summary["selection"]["rows"] == len(small_result.models["gbm"].pipeline[-1].oof_.y)
+    assert summary["selection"]["reason"].startswith(model_label(selection.champion))
+    assert set(selection.holdout) == {"gbm", "logreg"} - {selection.champion}
 
 
 def test_summary_has_every_metric_for_model_and_baseline(small_result, tmp_path):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.optimize import brentq
+from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import (
@@ -19,13 +18,25 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from crm_predict.folds import rolling_origin_folds
 from crm_predict.models.baseline import logistic_baseline
+from crm_predict.models.blend import BLEND_WEIGHTS, BlendedLogit, blend_log_losses
+from crm_predict.models.calibration import Calibration, OutOfFold, recalibrated_log_loss
+
+__all__ = [
+    "BLEND_WEIGHTS",
+    "DEFAULT_LGBM_PARAMS",
+    "PROBABILITY_FLOOR",
+    "BlendedLogit",
+    "CalibratedLGBM",
+    "Calibration",
+    "blend_log_losses",
+    "fold_rows",
+]
 
 PROBABILITY_FLOOR = 0.001
 MIN_VALIDATION_ROWS = 5
 """Fewest validation rows of each outcome the blend weight and the calibrator are fitted on."""
-BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
-"""Weights of the logistic part tried when blending (steps of 0.05)."""
 DEFAULT_LGBM_PARAMS: dict[str, object] = {
     "n_estimators": 2000,
     "learning_rate": 0.03,
@@ -41,140 +52,71 @@ DEFAULT_LGBM_PARAMS: dict[str, object] = {
 }
 
 
-def blend_log_losses(y: np.ndarray, linear: np.ndarray, tree: np.ndarray) -> np.ndarray:
-    """Log loss of each blend in :data:`BLEND_WEIGHTS` of two log-odds for outcomes ``y``.
+def fold_rows(
+    y: np.ndarray,
+    folds: int,
+    time_ordered: bool = False,
+    validation_fraction: float = 0.2,
+    random_state: int = 42,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, validation rows) of each fold of :class:`CalibratedLGBM`.
 
-    Blend ``w`` is ``w × linear + (1 − w) × tree``; its log loss is computed on the log-odds
-    scale (``log(1 + e^z) − y·z``), exact where probabilities would round to 0 or 1.
-
-    Parameters
-    ----------
-    y : ndarray
-        0/1 outcomes.
-    linear, tree : ndarray
-        Log-odds of the logistic and LightGBM parts on the same rows.
-
-    Returns
-    -------
-    ndarray
-        One mean log loss per weight, in the order of :data:`BLEND_WEIGHTS`.
+    Rolling-origin blocks when ``time_ordered`` (the rows are sorted by time), one trailing
+    slice when ``folds`` is 1, stratified k-fold otherwise.
 
     Examples
     --------
-    >>> losses = blend_log_losses(np.array([1, 0]), np.array([2.0, -2.0]), np.zeros(2))
-    >>> float(losses[0].round(4)), float(losses[-1].round(4))
-    (0.6931, 0.1269)
+    >>> [len(v) for _, v in fold_rows(np.tile([0, 1], 50), 3, time_ordered=True)]
+    [20, 20, 20]
     """
-    w = BLEND_WEIGHTS[:, None]
-    z = w * np.asarray(linear, dtype=float) + (1 - w) * np.asarray(tree, dtype=float)
-    return (np.logaddexp(0.0, z) - np.asarray(y) * z).mean(axis=1)
-
-
-class BlendedLogit(ClassifierMixin, BaseEstimator):
-    """Log-odds ``weight`` × logistic regression + (1 − ``weight``) × mean of the boosters.
-
-    Only built by :class:`CalibratedLGBM`; exposes ``decision_function`` (total log-odds)
-    so that the calibrator can read it.
-
-    Parameters
-    ----------
-    linear : Pipeline or None
-        A fitted :func:`~crm_predict.models.baseline.logistic_baseline`; None without a
-        logistic part.
-    boosters : list of lightgbm.LGBMClassifier
-        Fitted boosters, trained from a constant score (one per fold).
-    weight : float
-        Weight of the logistic part, in [0, 1].
-    linear_mean : ndarray or None
-        Mean of the logistic regression's encoded training columns: the reference point of
-        its exact linear contributions.
-    """
-
-    def __init__(self, linear=None, boosters=None, weight=0.0, linear_mean=None) -> None:
-        self.linear = linear
-        self.boosters = boosters
-        self.weight = weight
-        self.linear_mean = linear_mean
-
-    def fit(self, X, y):
-        """Already fitted by :class:`CalibratedLGBM`; refitting is not supported."""
-        raise NotImplementedError("BlendedLogit is assembled from fitted parts")
-
-    @property
-    def classes_(self) -> np.ndarray:
-        """The boosters' classes."""
-        return self.boosters[0].classes_
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return bool(self.boosters)
-
-    def linear_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Log-odds of the logistic regression (zeros without one)."""
-        if self.linear is None:
-            return np.zeros(len(X))
-        return self.linear.decision_function(X)
-
-    def tree_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Mean raw score (log-odds) of the boosters."""
-        return np.mean([b.predict(X, raw_score=True) for b in self.boosters], axis=0)
-
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        """Total log-odds: the weighted blend of both parts."""
-        tree = self.tree_score(X) if self.weight < 1 else 0.0
-        linear = self.linear_score(X) if self.weight > 0 else 0.0
-        return self.weight * linear + (1 - self.weight) * tree
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated probabilities."""
-        p = expit(self.decision_function(X))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The more likely class (uncalibrated)."""
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-    def tree_ensemble(self):
-        """The LightGBM part as one :class:`~crm_predict.treeshap.TreeEnsemble`.
-
-        Every booster's trees, leaf values scaled by ``(1 - weight) / n_boosters``, so that
-        its exact TreeSHAP values are the LightGBM part's share of the blend. Parsed once
-        and kept (not pickled).
-        """
-        if getattr(self, "_ensemble", None) is None:
-            from crm_predict.treeshap import TreeEnsemble
-
-            scale = (1 - self.weight) / len(self.boosters)
-            self._ensemble = TreeEnsemble.from_boosters(
-                [b.booster_ for b in self.boosters], [scale] * len(self.boosters)
-            )
-        return self._ensemble
-
-    def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        state.pop("_ensemble", None)
-        return state
+    if not isinstance(folds, (int, np.integer)) or folds < 1:
+        raise ValueError(f"folds must be a whole number of at least 1, not {folds!r}")
+    n = len(y)
+    n_valid = max(2, int(round(n * validation_fraction)))
+    if time_ordered:
+        rolling = rolling_origin_folds(np.arange(n), folds, n_valid)
+        return rolling or [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
+    if folds == 1:
+        return [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
+    smaller = int(np.bincount(y).min())
+    if smaller < folds:
+        raise ValueError(
+            f"{folds} cross-fitting folds need at least {folds} rows of each "
+            f"outcome; the rarer one has {smaller}: lower folds"
+        )
+    kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    return list(kfold.split(np.zeros(n), y))
 
 
 class CalibratedLGBM(ClassifierMixin, BaseEstimator):
     """LightGBM blended with a logistic regression, calibrated on rows neither saw.
 
-    The rows passed to ``fit`` are cut into validation folds. With ``folds=1`` the last
-    ``validation_fraction`` of the rows (in the given order, so pass time-sorted rows for a
-    time-ordered task) is the only validation slice and the rest is trained on. With
-    ``folds=k >= 2`` the rows are cross-fitted: stratified k-fold, each row validates
-    exactly once and trains the other k − 1 fold models, so every row is used for both and
-    small exports lose no training rows to calibration.
+    The rows passed to ``fit`` are cut into validation folds:
+
+    * ``time_ordered=True`` (pass time-sorted rows): ``folds`` rolling-origin folds, each a
+      block of ``validation_fraction`` of the rows, the last one ending with the latest row,
+      each fitted on every earlier row. No single slice decides: the number of boosting
+      rounds, the blend weight and the calibrator come from all the folds' out-of-fold
+      log-odds, and then the booster (with the folds' mean number of rounds) and the
+      logistic regression are refitted on every row, so the model has seen the latest
+      months. Real sales data drifts; recency matters more than a clean slice.
+    * ``folds=1``: the last ``validation_fraction`` of the rows is the only validation
+      slice and the rest is trained on (no refit).
+    * ``folds=k >= 2``: stratified k-fold cross-fitting, each row validates exactly once and
+      trains the other k − 1 fold models, so small exports lose no rows to calibration.
 
     Per fold a logistic regression and a LightGBM booster (early-stopped on the fold's
-    validation rows) are fitted side by side. Their log-odds on the validation rows
-    choose the blend weight (by log loss, in steps of 0.05: 1 keeps only the logistic
-    regression, 0 only LightGBM) and fit the calibrator; the calibration method
-    (``sigmoid`` or ``isotonic``) is chosen by cross-validated Brier score when
-    ``calibration="auto"``. The fitted model averages the fold boosters (a bagged
-    average beats one booster refitted on every row). Cross-fitted, the logistic
-    regression is then refitted on every row: the fold regressions differ little, and one
-    model scores five times faster than their average. With one slice, the slice's
-    regression is kept, so that the calibrator still sees it forward in time.
+    validation rows) are fitted side by side. Their out-of-fold log-odds choose the blend
+    weight (in steps of 0.05: 1 keeps only the logistic regression, 0 only LightGBM) by the
+    log loss each blend has once recalibrated (a Platt fit on the same rows, per period on
+    a time split: the weight is judged on how the blend ranks and separates leads, not on a
+    base rate that the calibrator corrects anyway), and fit the calibrator; the
+    calibration method (``sigmoid`` or ``isotonic``) is chosen by cross-validated log loss
+    (the measure the champion is chosen by) when ``calibration="auto"``. Cross-fitted, the
+    model averages the fold boosters (a bagged average beats one booster refitted on every
+    row) and refits the logistic regression on every row: the fold regressions differ
+    little, and one model scores five times faster than their average. With one slice,
+    the slice's regression is kept.
     CRM effects are often close to additive on the log-odds scale, where a linear model is
     hard to beat, while LightGBM finds the interactions and thresholds: the blend takes
     what the validation rows say each is worth. Class imbalance is left to the calibrator,
@@ -185,10 +127,14 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
     params : dict, optional
         LightGBM parameters merged over :data:`DEFAULT_LGBM_PARAMS`.
     validation_fraction : float
-        Share of rows in the validation slice when ``folds`` is 1.
+        Share of rows in the validation slice when ``folds`` is 1, and in each rolling-origin
+        block when ``time_ordered``.
     folds : int
-        1 for one validation slice at the end, ``k >= 2`` for stratified k-fold
-        cross-fitting.
+        Rolling-origin folds when ``time_ordered``; otherwise 1 for one validation slice at
+        the end, ``k >= 2`` for stratified k-fold cross-fitting.
+    time_ordered : bool
+        The rows are sorted by time: validate forward in time on rolling-origin folds, then
+        refit on every row.
     early_stopping_rounds : int
         Rounds without improvement before a booster stops.
     calibration : {"auto", "isotonic", "sigmoid"}
@@ -211,13 +157,18 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
     weight_ : float
         Weight of the logistic part.
     blend_log_loss_ : dict
-        Validation log loss of each blend weight tried.
+        Out-of-fold log loss of each blend weight tried, once recalibrated.
+    fold_rounds_ : list of int
+        Boosting rounds each fold's booster kept (early stopping).
+    oof_ : OutOfFold
+        The out-of-fold evidence (rows, outcomes, log-odds, cross-validated probabilities);
+        read once after fitting (by ``train`` to choose the champion), not pickled.
     calibrator_ : Calibration
         Maps the blend's log-odds to probabilities.
     calibration_method_ : str
         The method used.
-    calibration_brier_ : dict
-        Cross-validated Brier score of each candidate method.
+    calibration_loss_ : dict
+        Cross-validated log loss of each candidate method.
 
     Examples
     --------
@@ -237,6 +188,7 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         params: dict | None = None,
         validation_fraction: float = 0.2,
         folds: int = 1,
+        time_ordered: bool = False,
         early_stopping_rounds: int = 100,
         calibration: str = "auto",
         linear: bool = True,
@@ -246,6 +198,7 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         self.params = params
         self.validation_fraction = validation_fraction
         self.folds = folds
+        self.time_ordered = time_ordered
         self.early_stopping_rounds = early_stopping_rounds
         self.calibration = calibration
         self.linear = linear
@@ -338,30 +291,45 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             booster = self._fit_booster(X_fit, y_fit, X_valid, y_valid, linear_valid)
             tree_oof[valid_idx] = booster.predict(X_valid, raw_score=True)
             self.boosters_.append(booster)
+        self.fold_rounds_ = [int(b.best_iteration_ or b.n_estimators) for b in self.boosters_]
         linear_rows, tree_rows = linear_oof[rows], tree_oof[rows]
-
-        def blend(w: float) -> np.ndarray:
-            return w * linear_rows + (1 - w) * tree_rows
-
-        losses = blend_log_losses(y_rows, linear_rows, tree_rows)
-        tried = len(BLEND_WEIGHTS) if self.linear else 1  # without it, LightGBM alone: w = 0
+        tried = BLEND_WEIGHTS if self.linear else BLEND_WEIGHTS[:1]  # alone: LightGBM, w = 0
+        # Recalibrated per fold on a time split: each period's own base rate is set aside,
+        # so the weight is judged on how each blend ranks leads within a period.
+        sizes = [len(v) for _, v in folds] if self.time_ordered else [len(y_rows)]
         self.blend_log_loss_ = {
-            float(w): float(v) for w, v in zip(BLEND_WEIGHTS[:tried], losses[:tried], strict=True)
+            float(w): recalibrated_log_loss(y_rows, w * linear_rows + (1 - w) * tree_rows, sizes)
+            for w in tried
         }
         self.weight_ = min(self.blend_log_loss_, key=self.blend_log_loss_.get)
+        refit = self.time_ordered or len(folds) > 1
+        if self.time_ordered:
+            # One booster on every row, boosted as long as the folds found useful.
+            rounds = max(1, int(round(np.mean(self.fold_rounds_))))
+            self.boosters_ = [self._booster().set_params(n_estimators=rounds).fit(X, y)]
         linear_mean = None
         if self.linear:
-            if len(folds) > 1:
+            if refit:
                 self.linear_ = logistic_baseline(random_state=self.random_state).fit(X, y)
-            fitted_on = X.iloc[folds[0][0]] if len(folds) == 1 else X
+            fitted_on = X if refit else X.iloc[folds[0][0]]
             encoded = self.linear_[:-1].transform(fitted_on)
             linear_mean = np.asarray(encoded, dtype=float).mean(axis=0)
         self.model_ = BlendedLogit(self.linear_, self.boosters_, self.weight_, linear_mean)
-        raw = blend(self.weight_)
+        raw = self.weight_ * linear_rows + (1 - self.weight_) * tree_rows
         methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
-        self.calibration_brier_ = {m: self._cv_brier(m, raw, y_rows) for m in methods}
-        self.calibration_method_ = min(self.calibration_brier_, key=self.calibration_brier_.get)
+        floor = PROBABILITY_FLOOR
+        cv = {m: np.clip(self._cv_predictions(m, raw, y_rows), floor, 1 - floor) for m in methods}
+        self.calibration_loss_ = {m: float(log_loss(y_rows, p)) for m, p in cv.items()}
+        self.calibration_method_ = min(self.calibration_loss_, key=self.calibration_loss_.get)
         self.calibrator_ = Calibration(self.calibration_method_).fit(raw, y_rows)
+        self.oof_ = OutOfFold(
+            rows=rows,
+            y=y_rows,
+            linear=linear_rows if self.linear else None,
+            raw=raw,
+            proba=cv[self.calibration_method_],
+            folds=[(fit, valid) for fit, valid in folds],
+        )
         return self
 
     def _check_validation_rows(self, y_rows: np.ndarray) -> None:
@@ -397,30 +365,24 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
 
     def _fold_rows(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(fit rows, validation rows) of each fold."""
-        if not isinstance(self.folds, (int, np.integer)) or self.folds < 1:
-            raise ValueError(f"folds must be a whole number of at least 1, not {self.folds!r}")
-        n = len(y)
-        if self.folds == 1:
-            n_valid = max(2, int(round(n * self.validation_fraction)))
-            return [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
-        smaller = int(np.bincount(y).min())
-        if smaller < self.folds:
-            raise ValueError(
-                f"{self.folds} cross-fitting folds need at least {self.folds} rows of each "
-                f"outcome; the rarer one has {smaller}: lower folds"
-            )
-        kfold = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.random_state)
-        return list(kfold.split(np.zeros(n), y))
+        return fold_rows(
+            y, self.folds, self.time_ordered, self.validation_fraction, self.random_state
+        )
 
-    def _cv_brier(self, method: str, raw: np.ndarray, y: np.ndarray) -> float:
-        """Cross-validated Brier score of one calibration method on validation log-odds."""
+    def _cv_predictions(self, method: str, raw: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Cross-validated probabilities of one calibration method on out-of-fold log-odds."""
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.random_state)
         pred = np.empty(len(y))
         for fit_idx, test_idx in folds.split(raw, y):
             pred[test_idx] = (
                 Calibration(method).fit(raw[fit_idx], y[fit_idx]).predict(raw[test_idx])
             )
-        return float(brier_score_loss(y, pred))
+        return pred
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("oof_", None)  # training evidence: as large as the training set
+        return state
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape ``(n, 2)``, kept within [0.001, 0.999].
@@ -435,7 +397,35 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         """Calibrated probability of given log-odds (as :meth:`predict_proba` maps them)."""
         check_is_fitted(self, "calibrator_")
         p = self.calibrator_.predict(np.asarray(raw, dtype=float).ravel())
-        return np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        p = np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        offset = getattr(self, "offset_", 0.0)
+        return expit(logit(p) + offset) if offset else p
+
+    def anchor(self, X: pd.DataFrame, y) -> CalibratedLGBM:
+        """Shift the calibrated log-odds so that the mean probability on ``X`` equals ``y``'s
+        rate: for an export whose outcome rate has drifted, anchor to its recent records.
+
+        Sets ``offset_`` (log-odds added after calibration); the ranking is unchanged.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Recent records (model features).
+        y : array-like
+            Their 0/1 outcomes.
+
+        Returns
+        -------
+        CalibratedLGBM
+            ``self``.
+        """
+        self.offset_ = 0.0
+        p = np.clip(self.predict_proba(X)[:, 1], PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        target = float(np.mean(np.asarray(y) == self.classes_[1]))
+        target = min(max(target, PROBABILITY_FLOOR), 1 - PROBABILITY_FLOOR)
+        z = logit(p)
+        self.offset_ = float(brentq(lambda d: expit(z + d).mean() - target, -20.0, 20.0))
+        return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more likely class per row."""
@@ -453,41 +443,3 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.classifier_tags.multi_class = False
         return tags
-
-
-class Calibration:
-    """Probability of the outcome given log-odds: Platt scaling or isotonic regression.
-
-    ``sigmoid`` fits a one-variable logistic regression on the log-odds (Platt scaling),
-    ``isotonic`` a non-decreasing step function (scikit-learn's ``IsotonicRegression``).
-
-    Parameters
-    ----------
-    method : {"sigmoid", "isotonic"}
-        The calibration map.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> raw = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
-    >>> cal = Calibration("isotonic").fit(raw, np.array([0, 0, 1, 0, 1, 1]))
-    >>> cal.predict(np.array([-5.0, 5.0])).tolist()
-    [0.0, 1.0]
-    """
-
-    def __init__(self, method: str) -> None:
-        self.method = method
-
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibration:
-        """Fit the map from log-odds ``raw`` to the 0/1 outcome ``y``."""
-        if self.method == "sigmoid":
-            self.map_ = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
-        else:
-            self.map_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
-        return self
-
-    def predict(self, raw: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of log-odds ``raw``."""
-        if self.method == "sigmoid":
-            return self.map_.predict_proba(raw.reshape(-1, 1))[:, 1]
-        return self.map_.predict(raw)

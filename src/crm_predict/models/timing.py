@@ -386,6 +386,14 @@ class TimeToConvertModel(BaseEstimator):
         cols["expected_days"] = expected
         return pd.DataFrame(cols, index=X.index)
 
+    def p_ever(self, X: pd.DataFrame, age=None) -> np.ndarray:
+        """Probability of the event within ``max_days`` of ``age`` (0 when None): the
+        ``p_ever`` column of :meth:`predict_horizons` alone."""
+        W = float(self.max_days)
+        horizons = [float(h) for h in self.horizons]
+        knots, cif_e, _, _ = self._knots(X, age, max(W, *horizons))
+        return np.clip(self._at(knots, cif_e, np.minimum(knots, W))[:, -1], 0.0, 1.0)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True

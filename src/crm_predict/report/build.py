@@ -252,7 +252,7 @@ def build_report(
     drivers, waterfalls = None, []
     if bundle.explains and len(leads):
         drivers, waterfalls = explain_leads(
-            bundle, scorer, raw, pos, leads, sample, seed, companion=bayes
+            bundle, scorer, raw, pos, leads, sample, seed, companion=bayes, timing=timing
         )
     segments = _segments(bundle, joined.iloc[pos].reset_index(drop=True), leads)
     estimator = (bayes or bundle).pipeline[-1]

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crm_predict.age import AGE_FIELD, age_offsets, with_age
 from crm_predict.bundle import ModelBundle, reason_values
 from crm_predict.explain import contributions
 from crm_predict.reasons import label_of
+from crm_predict.retention import is_churn
 from crm_predict.score import _Scorer
 
 DETAIL_LEADS = 5
@@ -77,6 +79,7 @@ def explain_leads(
     sample: int,
     seed: int,
     companion: ModelBundle | None = None,
+    timing=None,
 ) -> tuple[Drivers, list[Waterfall]]:
     """Per-field contributions for a random sample (drivers) and the top leads (waterfalls).
 
@@ -99,6 +102,9 @@ def explain_leads(
     companion : ModelBundle, optional
         The task's Bayesian model: its per-field contributions over the same sample go in
         the table beside the main model's.
+    timing : TimingBundle, optional
+        The task's time-to-convert model: the score is conditioned on each lead's time open
+        (:mod:`crm_predict.age`), one more bar of the waterfall, as in the score file.
 
     Returns
     -------
@@ -118,6 +124,10 @@ def explain_leads(
     frame = scorer.frame(raw.iloc[pos[rows]].reset_index(drop=True))
     contrib = contributions(bundle.pipeline, frame)
     values = reason_values(bundle.pipeline, frame).reset_index(drop=True)
+    if timing is not None and not is_churn(bundle.config):
+        aged = timing.score_rows(frame, as_of=scorer.as_of, fresh=True)
+        contrib = with_age(contrib, age_offsets(aged))
+        values[AGE_FIELD] = np.round(aged["age_days"].to_numpy(dtype=float))
     in_sample = np.searchsorted(rows, picked)
     points = contrib.points[in_sample]
     mean_abs = np.abs(points).mean(axis=0)

@@ -81,6 +81,7 @@ def page_context(data: ReportData) -> dict[str, Any]:
         "metrics": _metric_rows(data.card),
         "baseline": bool(data.card.get("baseline")),
         "facts": _facts(data),
+        "health_warnings": health_warnings(data.card),
         "forest_levels": FOREST_LEVELS,
     }
 
@@ -214,9 +215,11 @@ def _facts(data: ReportData) -> list[tuple[str, str]]:
         ("Model", data.label or card.get("task", "")),
         (
             "Model type",
-            {"gbm": "calibrated LightGBM", "bayes": "Bayesian hierarchical"}.get(
-                card.get("model", ""), card.get("model", "–")
-            ),
+            {
+                "gbm": "calibrated LightGBM blended with a logistic regression",
+                "bayes": "Bayesian hierarchical",
+                "logreg": "logistic regression",
+            }.get(card.get("model", ""), card.get("model", "–")),
         ),
         ("Trained on data as of", date_text(card.get("trained_as_of"))),
         (
@@ -228,7 +231,23 @@ def _facts(data: ReportData) -> list[tuple[str, str]]:
         ("How it was tested", card.get("split", "–")),
         ("Leads scored as of", date_text(data.as_of)),
     ]
+    selection = card.get("selection")
+    if selection:
+        facts.append(("Why this model", selection["reason"]))
     return facts
+
+
+def health_warnings(card: dict) -> list[str]:
+    """What the model-health section must say loudly: a champion behind on the holdout, an
+    outcome rate that moved over time (from the model card)."""
+    out = []
+    selection = card.get("selection") or {}
+    if selection.get("warning"):
+        out.append(selection["warning"])
+    drift = card.get("drift") or {}
+    if drift.get("drifted"):
+        out.append(drift["message"])
+    return out
 
 
 def _segments(data: ReportData) -> list[tuple[str, list[dict]]]:

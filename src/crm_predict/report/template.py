@@ -28,6 +28,7 @@ section { border-bottom:1px solid var(--line); padding:10px 0 24px; }
 h2 { font-size:21px; margin:18px 0 8px; }
 h3 { font-size:16px; margin:18px 0 6px; }
 p.note, .muted { color:var(--muted); font-size:13px; }
+p.warning { background:#fff4e5; border-left:4px solid #b45309; padding:8px 12px; color:#5c2d00; }
 .cards { display:flex; flex-wrap:wrap; gap:14px; margin:12px 0; }
 .card { flex:1 1 200px; background:var(--soft); border:1px solid var(--line);
   border-radius:8px; padding:12px 14px; }
@@ -189,7 +190,8 @@ pushes up (green) or down (red) to this lead's score, in percentage points (pp).
 
 <section id="health">
 <h2>Model health</h2>
-<div class="row">
+{% for w in health_warnings %}<p class="warning" role="alert"><b>Warning:</b> {{ w }}</p>
+{% endfor %}<div class="row">
 {% if figs.calibration %}<div class="fig"><h3>Calibration</h3>
 <p class="note">Points on the dashed line: leads given 30% convert 30% of the time.</p>{{ figure(figs.calibration) }}</div>{% endif %}
 {% if figs.lift %}<div class="fig"><h3>Lift</h3>

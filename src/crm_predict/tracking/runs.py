@@ -73,10 +73,11 @@ def log_training(
 
     Logs the validated config, a data fingerprint, parameters, every model's holdout
     metrics, the calibration curve and lift chart, and library versions. Each model's
-    whole pipeline is logged as a pyfunc model with signature and input example; the main
-    one (LightGBM) is registered under the task's name and gets the alias ``champion`` if
-    the task has none yet, else ``challenger``. A Bayesian model is registered as
-    ``<task>-bayes`` with the same rule.
+    whole pipeline is logged as a pyfunc model with signature and input example; the run's
+    champion (the best out-of-fold evidence, :mod:`crm_predict.selection`) is registered
+    under the task's name and gets the alias ``champion`` if the task has none yet, else
+    ``challenger``. The other models (not the logistic baseline) are registered as
+    ``<task>-<model>`` (``<task>-bayes``, ``<task>-gbm``) with the same rule.
 
     Parameters
     ----------
@@ -131,6 +132,13 @@ def _log_training(
         if "bayes" in result.models:
             diag = result.models["bayes"].pipeline[-1].diagnostics()
             mlflow.set_tag("bayes_converged", str(bool(diag["converged"])).lower())
+        mlflow.set_tag("champion", result.champion)
+        if result.selection is not None:
+            mlflow.log_dict(result.selection.as_dict(), "selection.json")
+            if result.selection.warning:
+                mlflow.set_tag("holdout_warning", result.selection.warning)
+        if result.drift is not None and result.drift["drifted"]:
+            mlflow.set_tag("base_rate_drift", result.drift["message"])
         for name, model in result.models.items():
             mlflow.log_metrics(
                 {
@@ -144,7 +152,7 @@ def _log_training(
         for file_name, fig in _figures(result).items():
             mlflow.log_figure(fig, file_name)
         example = _input_example(result)
-        for name in [n for n in result.models if n != "logreg"]:
+        for name in [n for n in result.models if n != "logreg" or n == result.champion]:
             info = _log_model(result, name, example, register)
             prefix = "" if name == result.champion else f"{name}_"
             out[f"{prefix}model_uri"] = info["model_uri"]
@@ -155,10 +163,24 @@ def _log_training(
                 out[f"{prefix}registered_model_uri"] = f"models:/{reg}@{alias}"
                 out[f"{prefix}registered_version"] = version
                 mlflow.set_tag(f"{name}_registered", f"{reg} v{version} ({alias})")
+                if name == "bayes" and not prefix:
+                    # The champion is Bayesian: it is also the task's interval companion.
+                    out.update(_register_companion(client, info["model_uri"], config.name))
         if result.timing is not None:
             out.update(_log_timing(client, result, example, register))
     result.tracking = {k: v for k, v in out.items() if k != "tracking_uri"}
     return out
+
+
+def _register_companion(client: MlflowClient, model_uri: str, task: str) -> dict[str, str]:
+    """Register a logged Bayesian champion under ``<task>-bayes`` too (no second upload)."""
+    reg = f"{task}-bayes"
+    version = str(mlflow.register_model(model_uri, reg).version)
+    alias = assign_alias(client, reg, version)
+    return {
+        "bayes_registered_model_uri": f"models:/{reg}@{alias}",
+        "bayes_registered_version": version,
+    }
 
 
 def _input_example(result: TrainResult) -> pd.DataFrame:
