@@ -5,7 +5,8 @@ registered as the task's champion and whether the holdout contradicts that choic
 
 * :func:`choose_champion` takes each model's predictions on rows it did not train on (the
   rolling-origin or cross-fitting folds inside the training period) and picks the lowest
-  log loss. The holdout is never used to choose.
+  log loss, or a simpler model within one standard error of it. The holdout is never used
+  to choose.
 * :func:`holdout_check` then compares the champion's holdout ROC AUC with every other
   fitted model's (DeLong's paired test) and returns a warning when the champion is behind
   by more than one standard error.
@@ -16,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import log_loss
 
 from crm_predict.evaluate_compare import paired_auc
 
@@ -25,6 +25,11 @@ LABELS = {
     "logreg": "logistic regression",
     "bayes": "Bayesian model",
 }
+
+
+SIMPLEST_FIRST = ("logreg", "bayes", "gbm")
+"""Models from simplest to most flexible: a logistic regression, a hierarchical logistic
+regression, a blend with gradient-boosted trees."""
 
 
 def model_label(name: str) -> str:
@@ -67,7 +72,8 @@ class Selection:
         """The ``selection`` entry of ``metrics.json``."""
         return {
             "champion": self.champion,
-            "rule": "lowest out-of-fold log loss; the holdout is for reporting only",
+            "rule": "lowest out-of-fold log loss, or the simplest model within one standard "
+            "error of it; the holdout is for reporting only",
             "evidence": self.evidence,
             "rows": self.rows,
             "log_loss": {k: round(v, 5) for k, v in self.log_loss.items()},
@@ -78,7 +84,12 @@ class Selection:
 
 
 def choose_champion(y: np.ndarray, predictions: dict[str, np.ndarray], evidence: str) -> Selection:
-    """The model with the lowest out-of-fold log loss on the same rows.
+    """The simplest model within one standard error of the lowest out-of-fold log loss.
+
+    The one-standard-error rule (Breiman et al., 1984): the model with the lowest mean log
+    loss is the best estimate, but a model whose paired difference from it is within one
+    standard error is as good as the data can tell, and the simpler one (in the order of
+    :data:`SIMPLEST_FIRST`) generalises to new exports with less risk.
 
     Parameters
     ----------
@@ -96,23 +107,44 @@ def choose_champion(y: np.ndarray, predictions: dict[str, np.ndarray], evidence:
     Examples
     --------
     >>> y = np.array([0, 1, 0, 1])
-    >>> s = choose_champion(y, {"a": np.array([0.4, 0.6, 0.4, 0.6]), "b": np.full(4, 0.5)}, "x")
+    >>> sharp, flat = np.array([0.4, 0.6, 0.4, 0.6]), np.full(4, 0.5)
+    >>> s = choose_champion(y, {"gbm": sharp, "logreg": flat}, "x")
     >>> s.champion
-    'a'
+    'gbm'
     """
-    losses = {
-        name: float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1]))
+    y = np.asarray(y)
+    row_loss = {
+        name: -(y * np.log(np.clip(p, 1e-6, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-6, 1)))
         for name, p in predictions.items()
     }
-    champion = min(losses, key=losses.get)
+    losses = {name: float(v.mean()) for name, v in row_loss.items()}
+    best = min(losses, key=losses.get)
+    margin = {
+        name: float(np.std(v - row_loss[best], ddof=1) / np.sqrt(len(y))) if len(y) > 1 else 0.0
+        for name, v in row_loss.items()
+    }
+    close = [n for n in losses if losses[n] - losses[best] <= margin[n]]
+    champion = min(close, key=lambda n: (_rank(n), losses[n]))
     others = sorted((v, k) for k, v in losses.items() if k != champion)
     versus = ", ".join(f"{model_label(k)} {v:.4f}" for v, k in others)
-    reason = (
-        f"{model_label(champion)} has the lowest out-of-fold log loss "
-        f"({losses[champion]:.4f}{'; ' + versus if versus else ''}) on {len(y):,} "
-        f"training records held out by {evidence}"
-    )
+    held = f"on {len(y):,} training records held out by {evidence}"
+    if champion == best:
+        reason = (
+            f"{model_label(champion)} has the lowest out-of-fold log loss "
+            f"({losses[champion]:.4f}{'; ' + versus if versus else ''}) {held}"
+        )
+    else:
+        reason = (
+            f"{model_label(champion)} is within one standard error of the lowest out-of-fold "
+            f"log loss ({losses[champion]:.4f} vs {model_label(best)} {losses[best]:.4f}, "
+            f"standard error {margin[champion]:.4f}) {held}, and simpler: as good as the "
+            "data can tell"
+        )
     return Selection(champion, losses, len(y), evidence, reason)
+
+
+def _rank(name: str) -> int:
+    return SIMPLEST_FIRST.index(name) if name in SIMPLEST_FIRST else len(SIMPLEST_FIRST)
 
 
 def holdout_check(selection: Selection, y: np.ndarray, scores: dict[str, np.ndarray]) -> Selection:

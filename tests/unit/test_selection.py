@@ -46,6 +46,21 @@ def test_the_lowest_out_of_fold_log_loss_wins_whatever_the_name():
         assert "3 folds" in s.reason and f"{len(y):,}" in s.reason
 
 
+def test_a_simpler_model_within_one_standard_error_of_the_best_is_chosen():
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1], 1000)
+    gbm = np.clip(np.where(y == 1, 0.65, 0.35) + rng.normal(0, 0.05, len(y)), 0.01, 0.99)
+    # the same predictions given to other leads of the same outcome: an identical total loss,
+    # row by row different; then the blend made better by a hair
+    logreg = np.r_[np.roll(gbm[:1000], 1), np.roll(gbm[1000:], 1)]
+    gbm = np.where(y == 1, gbm + 1e-4, gbm - 1e-4)
+    tied = choose_champion(y, {"gbm": gbm, "logreg": logreg}, "3 folds")
+    assert tied.log_loss["gbm"] < tied.log_loss["logreg"]
+    assert tied.champion == "logreg" and "within one standard error" in tied.reason
+    clear = choose_champion(y, {"gbm": gbm, "logreg": np.full(len(y), 0.5)}, "3 folds")
+    assert clear.champion == "gbm"
+
+
 def test_the_holdout_warns_only_when_the_champion_is_behind_beyond_its_standard_error():
     y, strong, weak = _scores(4000, 2, (1.2, 0.6))
     behind = holdout_check(

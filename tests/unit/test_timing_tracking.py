@@ -104,7 +104,8 @@ def test_one_answer_per_lead_the_score_is_conditioned_on_time_open(result, store
     plain = pd.read_csv(score_leads(bundle, store / "b.csv", **kw).output)
     truth = pd.Series(_truth_given_open(crm.leads[is_open], crm.truth[is_open]))
     truth.index = crm.leads["lead_id"][is_open].to_numpy()
-    aged, plain = aged.set_index("lead_id"), plain.set_index("lead_id").loc[aged.index]
+    aged = aged.set_index("lead_id")
+    plain = plain.set_index("lead_id").loc[aged.index]
     # one level: the horizons never exceed the score, which is p_ever
     assert (aged["p_convert_90d"] <= aged["p_convert"] + 1e-12).all()
     np.testing.assert_allclose(aged["p_ever"], aged["p_convert"])

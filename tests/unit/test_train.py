@@ -96,7 +96,8 @@ def test_a_time_split_chooses_on_rolling_folds_then_refits_on_every_training_row
 def test_the_champion_is_the_model_with_the_best_out_of_fold_log_loss(small_result):
     selection = small_result.selection
     assert set(selection.log_loss) == {"gbm", "logreg"}
-    assert selection.champion == min(selection.log_loss, key=selection.log_loss.get)
+    best = min(selection.log_loss, key=selection.log_loss.get)
+    assert selection.champion == best or "within one standard error" in selection.reason
     assert small_result.champion == selection.champion
     summary = small_result.summary()
     assert summary["champion"] == selection.champion
