@@ -8,8 +8,8 @@ the base-rate check. The acceptance rule of issue 16 is checked per row: the cha
 holdout AUC is not below the logistic baseline's by more than 0.005, and its log loss is
 not worse.
 
-Run ``python benchmarks/robustness.py [--bayes] [--tasks a,b]`` from the repository root
-(``../shared/data`` beside it for the real exports).
+Run ``python benchmarks/robustness.py [--bayes] [--tasks a,b] [--recent-days N]`` from the
+repository root (``../shared/data`` beside it for the real exports).
 """
 
 from __future__ import annotations
@@ -35,21 +35,24 @@ TASKS = (
 MARGIN = 0.005
 
 
-def load_task(name: str) -> TaskConfig:
-    """A shipped config, or the demo config on the drift scenario's leads."""
-    if name != "drift_scenario":
-        return load_config(f"configs/{name}.yaml")
-    raw = load_config("configs/leads_demo.yaml").model_dump(mode="json", exclude_none=True)
-    drift = {"drift_from": DRIFT_FROM, "drift_shift": DRIFT_SHIFT}
-    raw["name"] = "drift_scenario"
-    raw["source"]["synthetic"].update(drift)
-    raw["activities"]["synthetic"].update(drift)
+def load_task(name: str, recent_days: int | None = None) -> TaskConfig:
+    """A shipped config, or the demo config on the drift scenario's leads; with
+    ``recent_days``, ``calibration.recent_days`` set."""
+    base = "leads_demo" if name == "drift_scenario" else name
+    raw = load_config(f"configs/{base}.yaml").model_dump(mode="json", exclude_none=True)
+    if name == "drift_scenario":
+        drift = {"drift_from": DRIFT_FROM, "drift_shift": DRIFT_SHIFT}
+        raw["name"] = "drift_scenario"
+        raw["source"]["synthetic"].update(drift)
+        raw["activities"]["synthetic"].update(drift)
+    if recent_days:
+        raw["calibration"] = {"recent_days": recent_days}
     return parse_config(raw, origin="benchmarks/robustness.py")
 
 
-def run(name: str, bayes: bool) -> dict:
+def run(name: str, bayes: bool, recent_days: int | None = None) -> dict:
     """Train one task at its defaults and return its row."""
-    config = load_task(name)
+    config = load_task(name, recent_days)
     start = time.perf_counter()
     result = train_task(config, models=("gbm", "bayes") if bayes else ("gbm",), quiet=True)
     seconds = time.perf_counter() - start
@@ -75,6 +78,7 @@ def run(name: str, bayes: bool) -> dict:
         "warning": "yes" if result.selection.warning else "no",
         "drifted": "yes" if drift.get("drifted") else "no",
         "ok": ok,
+        "ece": champ["ece"],
         "seconds": seconds,
     }
 
@@ -92,8 +96,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bayes", action="store_true", help="also fit the Bayesian model")
     parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument(
+        "--recent-days", type=int, default=None, help="set calibration.recent_days"
+    )
     args = parser.parse_args()
-    rows = [run(t, args.bayes) for t in args.tasks.split(",")]
+    rows = [run(t, args.bayes, args.recent_days) for t in args.tasks.split(",")]
     print(
         f"## Robustness ({date.today()}, {platform.machine()}, Python "
         f"{platform.python_version()})\n"
@@ -101,15 +108,15 @@ def main() -> None:
     print("Cells: holdout ROC AUC / holdout log loss / out-of-fold log loss; ★ champion.\n")
     print(
         "| task | split | train / test | rate before / recent / holdout | LightGBM blend "
-        "| logistic | Bayesian | holdout warning | drift said | rule holds | s |"
+        "| logistic | Bayesian | holdout warning | drift said | rule holds | champion ECE | s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['task']} | {r['split']} | {r['train']:,} / {r['test']:,} | {r['rates']} "
             f"| {_cell(r, 'gbm')} | {_cell(r, 'logreg')} | {_cell(r, 'bayes')} "
             f"| {r['warning']} | {r['drifted']} | {'yes' if r['ok'] else '**no**'} "
-            f"| {r['seconds']:.0f} |"
+            f"| {r['ece']:.3f} | {r['seconds']:.0f} |"
         )
 
 
