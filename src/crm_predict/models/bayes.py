@@ -42,6 +42,7 @@ from crm_predict.models.bayes_io import read_model, write_model
 from crm_predict.models.bayes_outputs import (
     PosteriorDraws,
     convergence,
+    convergence_advice,
     field_terms,
     numeric_rows,
     posterior_draws,
@@ -234,16 +235,11 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         )
         self.idata_ = trim_posterior(idata, self._encoding())
         self.fit_seconds_ = time.perf_counter() - start
-        self.diagnostics_ = convergence(self.idata_, self.fit_seconds_)
+        self.diagnostics_ = convergence(self.idata_, self.fit_seconds_, self.tokens_)
         self._draws = self._posterior_draws()
         if not self.diagnostics_["converged"]:
-            d = self.diagnostics_
             warnings.warn(
-                f"the sampler did not converge (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
-                f"{d['min_ess_bulk']:.0f}, {d['divergences']} divergences); treat the "
-                "intervals with care, or raise draws/tune",
-                BayesConvergenceWarning,
-                stacklevel=2,
+                convergence_advice(self.diagnostics_), BayesConvergenceWarning, stacklevel=2
             )
         return self
 
