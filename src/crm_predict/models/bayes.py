@@ -13,7 +13,8 @@ and the posterior is summarised by :mod:`.bayes_outputs`; this module is the est
 
 Speed: rows with identical covariates are collapsed into binomial cells (exact), the
 binomial log-likelihood is written directly, group effects are centred ``ZeroSumNormal``
-where levels are data-rich, and nutpie samples with a low-rank-modified mass matrix.
+where levels are data-rich, a field of three levels or fewer has a fixed spread instead of
+a learned one (no funnel), and nutpie samples with a low-rank-modified mass matrix.
 ``benchmarks/bayes.py`` measures each of these choices.
 """
 
@@ -120,7 +121,10 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Level effects are ``ZeroSumNormal`` per field. A missing value in a grouping field is
+    Level effects are ``ZeroSumNormal`` per field; a field with at most
+    :data:`~crm_predict.models.bayes_sampling.FIXED_SPREAD_MAX_LEVELS` levels has the
+    fixed spread ``priors["group_sigma"]["sigma"]`` (its ``sigma_<field>`` is that
+    constant) rather than a learned one. A missing value in a grouping field is
     the level ``(missing)``. At scoring time a level without training rows (a new value, or
     ``(missing)`` when training had none) gets a fresh draw from ``N(0, sigma_field)`` per
     posterior draw: the population rate, with a wider interval. A missing numeric value
@@ -339,7 +343,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         return numeric_rows(self._posterior(), self._encoding(), prob)
 
     def diagnostics(self) -> dict[str, Any]:
-        """Sampler health: ``fit_seconds, max_rhat, min_ess_bulk, divergences, converged``.
+        """Sampler health: ``fit_seconds, max_rhat, min_ess_bulk, divergences, converged``,
+        and ``at_fault``: the fields (numeric features, intercept) whose parameters have
+        R-hat > 1.01 or bulk ESS < 400, each ``{"name", "rhat", "ess_bulk"}``, worst first.
 
         Examples
         --------
