@@ -77,6 +77,7 @@ class Variant:
     what: str
     slow: bool = False
     categorical_only: bool = False
+    wide: bool = False
 
 
 VARIANTS = {
@@ -90,6 +91,11 @@ VARIANTS = {
     "package-pymc": Variant("BayesianConversionModel(sampler='pymc')", True),
     "cats-rows": Variant("grouping fields only: nutpie, centred ZSN, per row", False, True),
     "cats-package": Variant("grouping fields only: BayesianConversionModel()", False, True),
+    "wide-package": Variant("10-field table: BayesianConversionModel()", wide=True),
+    "wide-package-tune300": Variant("10-field table: 300 warm-up steps, not 500", wide=True),
+    "wide-package-jax": Variant(
+        "10-field table: nutpie's JAX backend (needs jax installed)", True, wide=True
+    ),
 }
 
 
@@ -180,17 +186,26 @@ def _row_model(X: pd.DataFrame, y: np.ndarray, parameterisation: str) -> pm.Mode
 
 def run_one(name: str, n: int) -> dict:
     """Fit one variant; return its row of the table."""
-    X, y = make_table(n)
+    X, y = make_wide_table(n) if VARIANTS[name].wide else make_table(n)
     if VARIANTS[name].categorical_only:
         X = X[list(FIELDS)]
+    if name == "wide-package-jax":
+        import functools
+
+        import nutpie
+
+        nutpie.compile_pymc_model = functools.partial(
+            nutpie.compile_pymc_model, backend="jax", gradient_backend="jax"
+        )
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     cells = n
-    if name.startswith(("package", "cats-package")):
+    if name.startswith(("package", "cats-package", "wide-package")):
         draws = 500 if name == "package-500" else 1000
+        tune = 300 if name == "wide-package-tune300" else 500
         sampler = "pymc" if name == "package-pymc" else "nutpie"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fitted = BayesianConversionModel(draws=draws, sampler=sampler).fit(X, y)
+            fitted = BayesianConversionModel(draws=draws, tune=tune, sampler=sampler).fit(X, y)
         idata, cells = fitted.idata_, fitted.n_cells_
     else:
         if name == "nutpie-zsn-cells":
