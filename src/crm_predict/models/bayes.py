@@ -187,7 +187,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> import pandas as pd
-        >>> X = pd.DataFrame({"source": pd.Categorical(["web", "referral", "event"] * 4)})
+        >>> X = pd.DataFrame({"source": pd.Categorical(["web", "referral", "event", "fair"] * 3)})
         >>> model = BayesianConversionModel().build_model(X, [0, 1] * 6)
         >>> sorted(model.named_vars)  # sources barely differ: sampled non-centred (z_source)
         ['b_source', 'intercept', 'loglik', 'sigma_source', 'z_source']
