@@ -6,17 +6,25 @@ some discrete like previous contacts, 3% of one missing), fits it with each vari
 fresh process (so every wall time includes compilation) and prints a markdown table.
 ``cpu s`` is the process CPU time: on a shared machine it moves less than the wall time.
 
+``--cases`` prints the acceptance table instead: package defaults on that 4-field table, on
+a 10-field one shaped like a real telemarketing export (:func:`make_wide_table`), and on
+every shipped config (trained as ``crm-predict train --models gbm,bayes`` does), each in a
+fresh process, with the holdout AUC of LightGBM beside it and the load average around it.
+
 Usage::
 
     python benchmarks/bayes.py                 # the default variants (about 6 minutes)
     python benchmarks/bayes.py --all           # also the slow ones (about 25 more minutes)
     python benchmarks/bayes.py --variants package,package-500
+    python benchmarks/bayes.py --cases         # acceptance table (about 10 minutes)
+    python benchmarks/bayes.py --cases bank-10,telco_churn
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -28,6 +36,8 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from crm_predict.models.bayes import BayesianConversionModel
@@ -35,6 +45,29 @@ from crm_predict.models.bayes_outputs import convergence
 
 FIELDS = {"job": 12, "month": 12, "marital": 3, "education": 4}
 NUMERICS = ["age", "balance", "campaign", "pdays", "previous"]
+# The real telemarketing export: 8 categorical fields plus the creation weekday and month.
+# Level counts and the planted spread of each field's effects (some fields carry little,
+# "default" is 98% one level, as in the export).
+WIDE_FIELDS = {
+    "job": (12, 0.35),
+    "marital": (3, 0.15),
+    "education": (4, 0.15),
+    "default": (2, 0.3),
+    "housing": (2, 0.4),
+    "loan": (2, 0.25),
+    "contact": (3, 0.6),
+    "poutcome": (4, 1.0),
+    "weekday": (7, 0.05),
+    "month": (12, 0.7),
+}
+CONFIG_CASES = (
+    "leads_demo",
+    "maven_opportunities",
+    "xeducation_leads",
+    "telco_churn",
+    "churn_demo",
+)
+CASES = ("bank-4", "bank-10", *CONFIG_CASES)
 
 
 @dataclass(frozen=True)
@@ -44,6 +77,7 @@ class Variant:
     what: str
     slow: bool = False
     categorical_only: bool = False
+    wide: bool = False
 
 
 VARIANTS = {
@@ -57,6 +91,11 @@ VARIANTS = {
     "package-pymc": Variant("BayesianConversionModel(sampler='pymc')", True),
     "cats-rows": Variant("grouping fields only: nutpie, centred ZSN, per row", False, True),
     "cats-package": Variant("grouping fields only: BayesianConversionModel()", False, True),
+    "wide-package": Variant("10-field table: BayesianConversionModel()", wide=True),
+    "wide-package-tune300": Variant("10-field table: 300 warm-up steps, not 500", wide=True),
+    "wide-package-jax": Variant(
+        "10-field table: nutpie's JAX backend (needs jax installed)", True, wide=True
+    ),
 }
 
 
@@ -86,6 +125,42 @@ def make_table(n: int = 36_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray
     return pd.concat([pd.DataFrame(frame), numerics], axis=1), y
 
 
+def make_wide_table(n: int = 36_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A wide telemarketing-like export: 10 grouping fields, 5 skewed correlated numerics.
+
+    Base rate about 12%; call duration and number of contacts share a latent factor,
+    balance grows with age, days since the last contact exist only for leads contacted
+    before (``-1`` otherwise) and previous contacts act through them.
+    """
+    rng = np.random.default_rng(seed)
+    frame, logit = {}, np.full(n, -2.8)
+    for name, (k, spread) in WIDE_FIELDS.items():
+        share = np.array([0.98, 0.02]) if name == "default" else rng.dirichlet(np.full(k, 1.5))
+        codes = rng.choice(k, size=n, p=share)
+        frame[name] = pd.Categorical.from_codes(codes, [f"{name}_{i:02d}" for i in range(k)])
+        logit += rng.normal(0.0, spread, k)[codes]
+    latent = rng.normal(size=n)
+    age = np.clip(np.round(rng.normal(41, 10.5, n)), 18, 95)
+    balance = np.round(np.exp(rng.normal(6.0, 1.3, n)) * (age / 40) - 300)
+    duration = np.round(np.exp(rng.normal(5.2, 0.8, n) + 0.3 * latent))
+    campaign = 1.0 + rng.poisson(np.exp(rng.normal(0.5, 0.7, n) - 0.2 * latent))
+    previous = rng.poisson(np.where(rng.uniform(size=n) < 0.18, 2.5, 0.0)).astype(float)
+    days = np.round(rng.uniform(1, 400, n) / (1 + 0.3 * previous))
+    numerics = pd.DataFrame(
+        {
+            "age": age,
+            "balance": balance,
+            "duration": duration,
+            "campaign": campaign,
+            "pdays": np.where(previous > 0, days, -1.0),
+        }
+    )
+    z = ((numerics - numerics.mean()) / numerics.std()).to_numpy()
+    logit += z @ np.array([0.05, 0.1, 0.9, -0.3, 0.2]) + 0.3 * (previous > 0)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return pd.concat([pd.DataFrame(frame), numerics], axis=1), y
+
+
 def _row_model(X: pd.DataFrame, y: np.ndarray, parameterisation: str) -> pm.Model:
     """The per-row models measured before the package's model existed."""
     coords = {f: list(X[f].cat.categories) for f in FIELDS}
@@ -111,17 +186,26 @@ def _row_model(X: pd.DataFrame, y: np.ndarray, parameterisation: str) -> pm.Mode
 
 def run_one(name: str, n: int) -> dict:
     """Fit one variant; return its row of the table."""
-    X, y = make_table(n)
+    X, y = make_wide_table(n) if VARIANTS[name].wide else make_table(n)
     if VARIANTS[name].categorical_only:
         X = X[list(FIELDS)]
+    if name == "wide-package-jax":
+        import functools
+
+        import nutpie
+
+        nutpie.compile_pymc_model = functools.partial(
+            nutpie.compile_pymc_model, backend="jax", gradient_backend="jax"
+        )
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     cells = n
-    if name.startswith(("package", "cats-package")):
+    if name.startswith(("package", "cats-package", "wide-package")):
         draws = 500 if name == "package-500" else 1000
+        tune = 300 if name == "wide-package-tune300" else 500
         sampler = "pymc" if name == "package-pymc" else "nutpie"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fitted = BayesianConversionModel(draws=draws, sampler=sampler).fit(X, y)
+            fitted = BayesianConversionModel(draws=draws, tune=tune, sampler=sampler).fit(X, y)
         idata, cells = fitted.idata_, fitted.n_cells_
     else:
         if name == "nutpie-zsn-cells":
@@ -172,6 +256,78 @@ def run_one(name: str, n: int) -> dict:
     }
 
 
+def run_case(name: str) -> dict:
+    """Fit the package's default Bayesian model on one case, and LightGBM beside it."""
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    if name in CONFIG_CASES:
+        from crm_predict.config import load_config
+        from crm_predict.train import train_task
+
+        config = load_config(f"configs/{name}.yaml")
+        result = train_task(config, models=("gbm", "bayes"), quiet=True)
+        bayes = result.models["bayes"]
+        model, wall = bayes.pipeline[-1], bayes.fit_seconds
+        auc, gbm_auc = bayes.metrics["roc_auc"], result.models["gbm"].metrics["roc_auc"]
+        rows = len(result.split.train)
+    else:
+        import lightgbm as lgb
+
+        X, y = make_table() if name == "bank-4" else make_wide_table()
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.2, stratify=y, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = BayesianConversionModel().fit(X_train, y_train)
+        wall = time.perf_counter() - start
+        auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
+        booster = lgb.LGBMClassifier(random_state=0, verbose=-1, n_jobs=2)
+        gbm_auc = roc_auc_score(y_test, booster.fit(X_train, y_train).predict_proba(X_test)[:, 1])
+        rows = len(X_train)
+    diag, stats = model.diagnostics(), model.idata_.sample_stats
+    return {
+        "rows": rows,
+        "cells": model.n_cells_,
+        "wall": wall,
+        "cpu": _cpu_seconds() - cpu_start,
+        "rhat": diag["max_rhat"],
+        "ess": diag["min_ess_bulk"],
+        "divergences": diag["divergences"],
+        "at_fault": ", ".join(f["name"] for f in diag["at_fault"]),
+        "steps": float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan"),
+        "auc": auc,
+        "gbm_auc": gbm_auc,
+    }
+
+
+def cases_table(names: list[str]) -> None:
+    """Print the acceptance table, each case fitted in a fresh process."""
+    print(
+        "| case | train rows | cells | wall s | cpu s | max R-hat | min bulk ESS | ESS/s "
+        "| divergences | grad evals/draw | AUC | LightGBM AUC | converged | load avg |"
+    )
+    print("|" + "---|" * 14)
+    for name in names:
+        load = os.getloadavg()[0]
+        out = subprocess.run(
+            [sys.executable, __file__, "--case", name], capture_output=True, text=True, check=False
+        )
+        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1:]} |", flush=True)
+            continue
+        r = json.loads(lines[-1])
+        ok = r["rhat"] <= 1.01 and r["ess"] >= 400 and r["divergences"] == 0
+        verdict = "yes" if ok else f"no ({r['at_fault'] or 'divergences'})"
+        print(
+            f"| {name} | {r['rows']:,} | {r['cells']:,} | {r['wall']:.1f} | {r['cpu']:.0f} "
+            f"| {r['rhat']:.3f} | {r['ess']:.0f} | {r['ess'] / r['wall']:.1f} "
+            f"| {r['divergences']} | {r['steps']:.1f} | {r['auc']:.3f} | {r['gbm_auc']:.3f} "
+            f"| {verdict} | {load:.1f} → {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and of its finished children (PyMC's chain processes)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -185,7 +341,17 @@ def main() -> None:
     parser.add_argument("--variants", help="comma-separated subset of: " + ", ".join(VARIANTS))
     parser.add_argument("--all", action="store_true", help="include the slow variants")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cases", nargs="?", const=",".join(CASES), help="acceptance table: " + ", ".join(CASES)
+    )
+    parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case)))
+        return
+    if args.cases:
+        cases_table(args.cases.split(","))
+        return
     if args.one:
         print(json.dumps(run_one(args.one, args.rows)))
         return

@@ -182,11 +182,10 @@ def train(
     if "bayes" in result.models:
         diag = result.models["bayes"].pipeline[-1].diagnostics()
         if not diag["converged"]:
-            err_console.print(
-                f"[bold yellow]warning:[/] the Bayesian model did not converge "
-                f"(max R-hat {diag['max_rhat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}, "
-                f"{diag['divergences']} divergences); its intervals are not to be trusted"
-            )
+            from crm_predict.models.bayes_outputs import convergence_advice
+
+            advice = convergence_advice(diag)
+            err_console.print(f"[bold yellow]warning:[/] Bayesian model: {escape(advice)}")
             if strict:
                 raise typer.Exit(3)
 

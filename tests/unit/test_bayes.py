@@ -82,7 +82,7 @@ def test_weak_fields_are_non_centred_and_strong_fields_centred():
     X = pd.DataFrame(
         {
             "strong": pd.Categorical(rng.choice(list("abcd"), n)),
-            "noise": pd.Categorical(rng.choice(list("xyz"), n)),
+            "noise": pd.Categorical(rng.choice(list("vwxyz"), n)),
         }
     )
     eta = X["strong"].map({"a": -1.5, "b": 0.0, "c": 1.0, "d": 0.5}).astype(float)
@@ -91,6 +91,16 @@ def test_weak_fields_are_non_centred_and_strong_fields_centred():
     model = estimator.build_model(X, y)
     assert estimator.centred_ == {"strong": True, "noise": False}
     assert "z_noise" in model.named_vars and "z_strong" not in model.named_vars
+
+
+def test_few_level_fields_get_a_fixed_spread():
+    X = pd.DataFrame({"flag": pd.Categorical(["yes", "no"] * 100)})
+    estimator = BayesianConversionModel()
+    model = estimator.build_model(X, [0, 0, 1, 1] * 50)
+    assert estimator.centred_ == {"flag": True}
+    assert model["sigma_flag"] in model.deterministics
+    assert constant(model["sigma_flag"]) == DEFAULT_PRIORS["group_sigma"]["sigma"]
+    assert [v.name for v in model.free_RVs] == ["intercept", "b_flag"]
 
 
 def test_identical_rows_collapse_into_binomial_cells():
@@ -237,14 +247,33 @@ def test_numeric_effects_undo_the_standardisation(fitted, data):
 
 def test_diagnostics_and_non_converged_warning(data, monkeypatch, fitted):
     diag = fitted.diagnostics()
-    assert set(diag) == {"fit_seconds", "max_rhat", "min_ess_bulk", "divergences", "converged"}
-    assert diag["converged"] and diag["divergences"] == 0
+    assert set(diag) == {
+        "fit_seconds",
+        "max_rhat",
+        "min_ess_bulk",
+        "divergences",
+        "converged",
+        "at_fault",
+    }
+    assert diag["converged"] and diag["divergences"] == 0 and diag["at_fault"] == []
     monkeypatch.setattr(
         bayes, "_sample", lambda model, **kw: fake_sample(model, divergences=3, **kw)
     )
     with pytest.warns(BayesConvergenceWarning, match="3 divergences"):
         model = BayesianConversionModel(draws=400).fit(*data)
     assert model.diagnostics()["converged"] is False
+
+
+def test_non_converged_fit_names_the_field_at_fault(data, monkeypatch):
+    def stuck_chain(model, **kw):
+        idata = fake_sample(model, **kw)
+        idata.posterior["b_source"][1] += 1.0  # the second chain sits elsewhere
+        return idata
+
+    monkeypatch.setattr(bayes, "_sample", stuck_chain)
+    with pytest.warns(BayesConvergenceWarning, match="source.*merge the rare levels of 'source'"):
+        model = BayesianConversionModel(draws=400).fit(*data)
+    assert [f["name"] for f in model.diagnostics()["at_fault"]] == ["source"]
 
 
 # ---------------------------------------------------------------------- persistence

@@ -13,7 +13,8 @@ and the posterior is summarised by :mod:`.bayes_outputs`; this module is the est
 
 Speed: rows with identical covariates are collapsed into binomial cells (exact), the
 binomial log-likelihood is written directly, group effects are centred ``ZeroSumNormal``
-where levels are data-rich, and nutpie samples with a low-rank-modified mass matrix.
+where levels are data-rich, a field of three levels or fewer has a fixed spread instead of
+a learned one (no funnel), and nutpie samples with a low-rank-modified mass matrix.
 ``benchmarks/bayes.py`` measures each of these choices.
 """
 
@@ -42,6 +43,7 @@ from crm_predict.models.bayes_io import read_model, write_model
 from crm_predict.models.bayes_outputs import (
     PosteriorDraws,
     convergence,
+    convergence_advice,
     field_terms,
     numeric_rows,
     posterior_draws,
@@ -119,7 +121,10 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Level effects are ``ZeroSumNormal`` per field. A missing value in a grouping field is
+    Level effects are ``ZeroSumNormal`` per field; a field with at most
+    :data:`~crm_predict.models.bayes_sampling.FIXED_SPREAD_MAX_LEVELS` levels has the
+    fixed spread ``priors["group_sigma"]["sigma"]`` (its ``sigma_<field>`` is that
+    constant) rather than a learned one. A missing value in a grouping field is
     the level ``(missing)``. At scoring time a level without training rows (a new value, or
     ``(missing)`` when training had none) gets a fresh draw from ``N(0, sigma_field)`` per
     posterior draw: the population rate, with a wider interval. A missing numeric value
@@ -182,7 +187,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> import pandas as pd
-        >>> X = pd.DataFrame({"source": pd.Categorical(["web", "referral", "event"] * 4)})
+        >>> X = pd.DataFrame({"source": pd.Categorical(["web", "referral", "event", "fair"] * 3)})
         >>> model = BayesianConversionModel().build_model(X, [0, 1] * 6)
         >>> sorted(model.named_vars)  # sources barely differ: sampled non-centred (z_source)
         ['b_source', 'intercept', 'loglik', 'sigma_source', 'z_source']
@@ -234,16 +239,11 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         )
         self.idata_ = trim_posterior(idata, self._encoding())
         self.fit_seconds_ = time.perf_counter() - start
-        self.diagnostics_ = convergence(self.idata_, self.fit_seconds_)
+        self.diagnostics_ = convergence(self.idata_, self.fit_seconds_, self.tokens_)
         self._draws = self._posterior_draws()
         if not self.diagnostics_["converged"]:
-            d = self.diagnostics_
             warnings.warn(
-                f"the sampler did not converge (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
-                f"{d['min_ess_bulk']:.0f}, {d['divergences']} divergences); treat the "
-                "intervals with care, or raise draws/tune",
-                BayesConvergenceWarning,
-                stacklevel=2,
+                convergence_advice(self.diagnostics_), BayesConvergenceWarning, stacklevel=2
             )
         return self
 
@@ -343,7 +343,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         return numeric_rows(self._posterior(), self._encoding(), prob)
 
     def diagnostics(self) -> dict[str, Any]:
-        """Sampler health: ``fit_seconds, max_rhat, min_ess_bulk, divergences, converged``.
+        """Sampler health: ``fit_seconds, max_rhat, min_ess_bulk, divergences, converged``,
+        and ``at_fault``: the fields (numeric features, intercept) whose parameters have
+        R-hat > 1.01 or bulk ESS < 400, each ``{"name", "rhat", "ess_bulk"}``, worst first.
 
         Examples
         --------

@@ -168,25 +168,79 @@ def numeric_rows(draws: PosteriorDraws, enc: Mapping[str, Any], prob: float) -> 
     return pd.DataFrame(rows, columns=["feature", "odds_ratio", "low", "high", "per"])
 
 
-def convergence(idata: az.InferenceData, fit_seconds: float) -> dict[str, Any]:
-    """Worst R-hat and bulk ESS over every posterior variable, and the divergence count.
+def convergence(
+    idata: az.InferenceData, fit_seconds: float, tokens: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Worst R-hat and bulk ESS over every posterior variable, the divergence count, and
+    which fields' parameters missed the bar (R-hat > 1.01 or bulk ESS < 400).
 
     R-hat is ArviZ's rank-normalised split R-hat (the larger of the bulk and folded
-    versions), the strictest of its variants.
+    versions), the strictest of its variants. A variable that is constant over the draws
+    (the fixed spread of a few-level field) has no R-hat or ESS and is skipped. ``tokens``
+    maps each field to its variable-name token, so that ``b_<token>`` and ``sigma_<token>``
+    are reported under the field's name; ``slope`` is reported per numeric feature.
     """
     post = idata.posterior
+    post = post[[v for v in post.data_vars if float(post[v].std()) > 0]]
     rhat, ess = az.rhat(post), az.ess(post, method="bulk")
     max_rhat = max((float(np.nanmax(rhat[v].to_numpy())) for v in rhat.data_vars), default=1.0)
     min_ess = min((float(np.nanmin(ess[v].to_numpy())) for v in ess.data_vars), default=0.0)
     stats = idata.sample_stats if "sample_stats" in idata.groups() else {}
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    at_fault = _at_fault(rhat, ess, {f"{t}": f for f, t in (tokens or {}).items()})
     return {
         "fit_seconds": float(fit_seconds),
         "max_rhat": max_rhat,
         "min_ess_bulk": min_ess,
         "divergences": divergences,
         "converged": bool(max_rhat <= 1.01 and min_ess >= 400 and divergences == 0),
+        "at_fault": at_fault,
     }
+
+
+def convergence_advice(diag: Mapping[str, Any]) -> str:
+    """What went wrong with an unconverged fit, which fields, and what the user can do."""
+    parts = [
+        f"the sampler did not converge (max R-hat {diag['max_rhat']:.3f}, min bulk ESS "
+        f"{diag['min_ess_bulk']:.0f}, {diag['divergences']} divergences)"
+    ]
+    fault = diag.get("at_fault") or []
+    if fault:
+        worst = "; ".join(
+            f"{f['name']} (R-hat {f['rhat']:.3f}, bulk ESS {f['ess_bulk']:.0f})" for f in fault[:4]
+        )
+        parts.append(f"parameters at fault: {worst}")
+    advice = "raise bayes.draws (and bayes.tune) in the config"
+    if fault and fault[0]["name"] != "intercept":
+        advice += (
+            f", merge the rare levels of {fault[0]['name']!r} or leave it out of "
+            "bayes.categorical / bayes.numeric"
+        )
+    if diag["divergences"]:
+        advice += "; divergences mean the posterior has a funnel: a field whose levels "
+        advice += "barely differ is the usual cause, leave it out"
+    return "; ".join(parts) + f". Intervals are not to be trusted as they are: {advice}"
+
+
+def _at_fault(rhat: Any, ess: Any, fields: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Fields (and features, the intercept) whose parameters miss the bar, worst ESS first."""
+    worst: dict[str, dict[str, Any]] = {}
+    for var in rhat.data_vars:
+        r, e = rhat[var], ess[var]
+        if var == "slope":
+            names = [str(c) for c in r.coords[r.dims[0]].to_numpy()] if r.dims else [var]
+            values = np.atleast_1d(r.to_numpy()), np.atleast_1d(e.to_numpy())
+            pairs = list(zip(names, *values, strict=True))
+        else:
+            token = var.split("_", 1)[1] if var.startswith(("b_", "sigma_")) else var
+            name = fields.get(token, token)
+            pairs = [(name, np.nanmax(r.to_numpy()), np.nanmin(e.to_numpy()))]
+        for name, r_max, e_min in pairs:
+            entry = worst.setdefault(name, {"name": name, "rhat": 1.0, "ess_bulk": np.inf})
+            entry["rhat"] = max(entry["rhat"], float(r_max))
+            entry["ess_bulk"] = min(entry["ess_bulk"], float(e_min))
+    bad = [w for w in worst.values() if w["rhat"] > 1.01 or w["ess_bulk"] < 400]
+    return sorted(bad, key=lambda w: (w["ess_bulk"], -w["rhat"]))
 
 
 def _tails(prob: float) -> tuple[float, float]:

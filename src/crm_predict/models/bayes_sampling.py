@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +65,12 @@ TARGET_ACCEPT_WEAK = 0.95
 # pin each level and centring avoids the non-centred funnel. Weakly identified fields (thin
 # levels, no real differences) are sampled non-centred. See benchmarks/bayes.py.
 CENTRED_MIN_RATIO = 2.0
+# A field with this many levels or fewer gets effects of a fixed spread (the prior's
+# ``group_sigma.sigma``) instead of a learned one: one or two contrasts say next to nothing
+# about a spread, and a learned spread over them is a funnel that neither parameterisation
+# samples well (a 2-level field held 216 bulk ESS and most divergences of a 10-field bank
+# export; see benchmarks/bayes.py). Its ``sigma_<field>`` is recorded as that constant.
+FIXED_SPREAD_MAX_LEVELS = 3
 
 
 def check_settings(sampler: str, draws: int, tune: int, chains: int) -> None:
@@ -93,11 +100,20 @@ def merge_priors(priors: dict[str, dict[str, float]] | None) -> dict[str, dict[s
 
 
 def centred_fields(encoding: Mapping[str, Any]) -> dict[str, bool]:
-    """Per field, whether its effects are sampled centred: see :data:`CENTRED_MIN_RATIO`."""
+    """Per field, whether its effects are sampled centred: see :data:`CENTRED_MIN_RATIO`.
+
+    A field of fixed spread (:data:`FIXED_SPREAD_MAX_LEVELS`) has no funnel: centred.
+    """
     return {
-        field: level_spread_ratio(encoding, field) >= CENTRED_MIN_RATIO
+        field: fixed_spread(encoding, field)
+        or level_spread_ratio(encoding, field) >= CENTRED_MIN_RATIO
         for field in encoding["tokens_"]
     }
+
+
+def fixed_spread(encoding: Mapping[str, Any], field: str) -> bool:
+    """Whether ``field`` has so few levels that its spread is fixed, not learned."""
+    return len(encoding["levels_"][field]) <= FIXED_SPREAD_MAX_LEVELS
 
 
 def make_model(
@@ -121,12 +137,18 @@ def make_model(
         eta = pm.Normal("intercept", **priors["intercept"])
         for field, token in tokens.items():
             prior = priors["interaction_sigma" if field in encoding["parents_"] else "group_sigma"]
-            sigma = pm.HalfNormal(f"sigma_{token}", **prior)
+            fixed = fixed_spread(encoding, field)
+            if fixed:
+                sigma = pm.Deterministic(f"sigma_{token}", pt.as_tensor(prior["sigma"]))
+            else:
+                sigma = pm.HalfNormal(f"sigma_{token}", **prior)
             if len(levels[field]) < 2:
                 continue  # one level: its effect is the intercept's; sigma serves unseen levels
             dim = f"{token}_level"
             nested = encoding.get("nested_in_", {}).get(field)
-            if centred[field]:
+            if fixed:
+                effect = pm.ZeroSumNormal(f"b_{token}", sigma=prior["sigma"], dims=dim)
+            elif centred[field]:
                 effect = pm.ZeroSumNormal(f"b_{token}", sigma=sigma, dims=dim)
             elif nested is not None:
                 # Within each outer level (country within region) the effects sum to zero,
@@ -193,7 +215,12 @@ def sample(
     so the same seed would not always give the same draws.
     """
     cores = min(chains, os.cpu_count() or 1)
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # Both samplers run the model compiled by numba, which reaches BLAS through SciPy.
+        # Only PyTensor's C backend, unused here, links a BLAS of its own; a graph rewrite
+        # still asks for one and PyTensor warns that it found none. Scoped to this call:
+        # importing crm_predict changes no PyTensor setting (house rule 7).
+        warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
         if sampler == "nutpie":
             import nutpie
 
@@ -220,5 +247,6 @@ def sample(
                 progressbar=progressbar,
                 init="jitter+adapt_full",  # dense mass matrix: see MEASUREMENTS.md
                 target_accept=target_accept,
+                compile_kwargs={"mode": "NUMBA"},
                 compute_convergence_checks=False,
             )
