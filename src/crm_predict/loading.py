@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from crm_predict import schema
 from crm_predict.config import ActivitySpec, JoinSpec, TaskConfig
-from crm_predict.exceptions import DataValidationError
+from crm_predict.exceptions import DataValidationError, InputWarning
 from crm_predict.io import read_table
 from crm_predict.touch_source import activity_requests
 
@@ -130,7 +131,7 @@ def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, l
     problems = schema.missing_column_problems(acts.columns, activity_requests(spec), "activities")
     if problems:
         return acts, problems
-    acts[spec.id_column] = acts[spec.id_column].astype("object").astype(str)
+    acts[spec.id_column] = schema.id_text(acts[spec.id_column]).astype(str)
     problems += schema.coerce_dates(
         acts,
         [(spec.time_column, "activities.time_column")],
@@ -229,22 +230,23 @@ def load_task_data(config: TaskConfig) -> TaskData:
     if config.id_column not in frame.columns:
         raise DataValidationError(problems, source=origin)
 
-    frame[config.id_column] = (
-        frame[config.id_column]
-        .astype("object")
-        .where(frame[config.id_column].isna(), frame[config.id_column].astype(str))
-    )
+    frame[config.id_column] = schema.id_text(frame[config.id_column])
     problems += schema.id_problems(frame, config.id_column)
     dates = [(getattr(config.time, k), f"time.{k}") for k in ("created", "closed")]
     dates += [(c, "features.date") for c in config.features.model_fields_for("date")]
+    as_of = pd.Timestamp(config.time.as_of) if config.time.as_of else None
     problems += schema.coerce_dates(
-        frame, [(c, k) for c, k in dates if c], config.id_column, config.time.date_format
+        frame, [(c, k) for c, k in dates if c], config.id_column, config.time.date_format, as_of
     )
+    for warning in schema.closed_before_created(frame, config):
+        notes.append(warning)
+        warnings.warn(warning.removeprefix("warning: "), InputWarning, stacklevel=2)
     numbers = [(c, "features.numeric") for c in config.features.model_fields_for("numeric")]
     numbers += [(c, "features.count") for c in config.features.model_fields_for("count")]
     if config.features.size_bands:
         numbers.append((config.features.size_bands.column, "features.size_bands.column"))
     problems += schema.coerce_numbers(frame, numbers, config.id_column)
+    problems += schema.blank_columns(frame, numbers)
     schema.as_text(frame, config.features.model_fields_for("categorical") + config.segments)
     outcome = pd.Series(pd.NA, index=frame.index, dtype="object")
     if config.target.column in frame.columns:
