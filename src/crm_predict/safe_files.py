@@ -16,11 +16,23 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
+from crm_predict.exceptions import CRMPredictError
+
+_SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "excel",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+}
 TEMP_PREFIXES = (".crm-predict-score-", ".crm-predict-report-")
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -171,3 +183,73 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             fixed[risky[risky].index] = "'" + strs[risky]
             out[col] = fixed
     return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def check_output(output: str | Path, inputs: Iterable[str | Path], formats: Iterable[str]) -> str:
+    """Check, before any work, that ``output`` can be written; return its format.
+
+    Parameters
+    ----------
+    output : str or Path
+        The file a command is about to write.
+    inputs : iterable of str or Path
+        Files the command reads (the output must not be one of them).
+    formats : iterable of str
+        Formats the command writes (``csv``, ``parquet``, ``excel``, ``html``, ``json``).
+
+    Returns
+    -------
+    str
+        The output's format, from its suffix.
+
+    Raises
+    ------
+    CRMPredictError
+        An unknown suffix, the output being an input, a folder, or in a folder that
+        cannot be created or written to.
+    """
+    output = Path(output)
+    allowed = list(formats)
+    suffixes = {s: f for s, f in _SUFFIXES.items() if f in allowed}
+    kind = suffixes.get(output.suffix.lower())
+    if kind is None:
+        raise CRMPredictError(
+            f"cannot write {output}: the name must end in {', '.join(suffixes)} "
+            f"(the suffix decides the format)"
+        )
+    for source in inputs:
+        if Path(source).resolve() == output.resolve() or _same_file(Path(source), output):
+            raise CRMPredictError(
+                f"the output {output} is the input file: choose another name, the input "
+                "would be overwritten"
+            )
+    if output.is_dir():
+        raise CRMPredictError(f"cannot write {output}: it is a folder")
+    writable_folder(output.parent)
+    return kind
+
+
+def writable_folder(folder: str | Path) -> Path:
+    """Check that ``folder`` exists or can be created, and that files can be written in it.
+
+    Raises
+    ------
+    CRMPredictError
+        Naming the folder (and the first part of its path that is not a folder).
+    """
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise CRMPredictError(f"cannot write in {folder}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise CRMPredictError(f"cannot write in {folder}: {probe} is not writable")
+    return folder
