@@ -18,16 +18,15 @@ ISO, DAYFIRST, MONTHFIRST, EXCEL = "iso", "dayfirst", "monthfirst", "excel"
 FAMILIES = (ISO, DAYFIRST, MONTHFIRST, EXCEL)
 """Values of ``time.date_format`` that name a family instead of a strftime pattern."""
 _NAMES = {ISO: "ISO (2016-11-05)", DAYFIRST: "day/month/year", MONTHFIRST: "month/day/year"}
-_DATES = {
-    DAYFIRST: ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y"),
-    MONTHFIRST: ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y"),
-}
-_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 EARLIEST = pd.Timestamp("1990-01-01")
 """Dates before this are typos or placeholders (``1900-01-01``), not CRM records."""
 MARGIN = pd.Timedelta(days=366)
 """How far after ``as_of`` a date may lie before it is called a typo."""
 _SERIAL = r"\d{4,6}(\.\d+)?"
+_SHAPE = (
+    r"^\d{1,2}(?P<sep>[/.\-])\d{1,2}[/.\-](?P<year>\d{4}|\d{2})"
+    r"(?P<clock> \d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp][Mm])?)?$"
+)
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
@@ -60,15 +59,33 @@ def _naive(s: pd.Series) -> pd.Series:
 
 
 def _by_family(text: pd.Series, family: str) -> pd.Series:
+    """Parse numeric dates day or month first: one strftime pattern per shape of value
+    (separator, year digits, time of day), so a chunk costs a few parses, not one a value."""
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    for day in _DATES[family]:
-        for clock in _TIMES:
-            todo = out.isna()
-            if not todo.any():
-                return out
-            got = pd.to_datetime(text[todo], format=day + clock, errors="coerce")
-            out = out.mask(todo, got)
+    parts = text.str.extract(_SHAPE)
+    known = parts["sep"].notna()
+    if not known.any():
+        return out
+    first, second = ("%d", "%m") if family == DAYFIRST else ("%m", "%d")
+    year = parts["year"].str.len().map({2: "%y", 4: "%Y"})
+    clock = parts["clock"].fillna("").map(_clock_format)
+    pattern = first + parts["sep"] + second + parts["sep"] + year + clock
+    for fmt, rows in pattern[known].groupby(pattern[known]).groups.items():
+        out[rows] = pd.to_datetime(text[rows], format=fmt, errors="coerce")
     return out
+
+
+def _clock_format(clock: str) -> str:
+    if not clock:
+        return ""
+    upper = clock.upper()
+    twelve = upper.endswith("M")
+    fmt = " %I:%M" if twelve else " %H:%M"
+    if clock.count(":") == 2:
+        fmt += ":%S"
+    if twelve:
+        fmt += " %p" if upper.endswith((" AM", " PM")) else "%p"
+    return fmt
 
 
 def _iso(text: pd.Series) -> pd.Series:
@@ -165,9 +182,10 @@ def parse_dates(
 
 def _infer(t: pd.Series, ids: pd.Series, column: str, key: str):
     iso = _iso(t)
-    words = _words(t)
-    day = _by_family(t, DAYFIRST)
-    month = _by_family(t, MONTHFIRST)
+    rest = t[iso.isna()]
+    words = _words(rest).reindex(t.index)
+    day = _by_family(rest, DAYFIRST).reindex(t.index)
+    month = _by_family(rest, MONTHFIRST).reindex(t.index)
     only_day = day.notna() & month.isna()
     only_month = month.notna() & day.isna()
     either = day.notna() & month.notna() & (day != month)

@@ -173,7 +173,7 @@ def read_lead_list(
     ------
     DataFrame
         Raw text cells with the header matched to the config; ids as text; needed columns
-        the list lacks added as blank.
+        the list lacks added as blank; rows with every cell blank left out.
     """
     options = options or ReadOptions()
     src = config.source
@@ -184,7 +184,9 @@ def read_lead_list(
     for chunk in iter_file(source, chunksize, sep=sep, encoding=encoding):
         if renames is None:
             renames = check_header(chunk, config, provided, options.strict)
-        chunk = chunk.rename(columns=renames).reset_index(drop=True)
+        chunk = chunk.rename(columns=renames)
+        # A row with every cell blank is spacing in the export (",,,,"), not a record.
+        chunk = chunk[chunk.notna().any(axis=1)].reset_index(drop=True)
         for col, _ in needed_columns(config, provided):
             if col not in chunk.columns:
                 chunk[col] = None

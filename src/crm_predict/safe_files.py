@@ -62,7 +62,7 @@ def _alive(pid: int) -> bool:
 
 
 def _owner_pid(name: str) -> int | None:
-    match = re.search(r"\.pid(\d+)\.", name)
+    match = re.search(r"[.-]pid(\d+)\.", name)
     return int(match.group(1)) if match else None
 
 
