@@ -142,6 +142,21 @@ def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, l
     return acts, problems
 
 
+def _undated_time_split(frame: pd.DataFrame, config: TaskConfig) -> list[str]:
+    """A time-ordered split needs creation dates that differ."""
+    created = config.time.created
+    if config.split.method == "stratified" or not created or created not in frame.columns:
+        return []
+    dates = frame[created].dropna()
+    if len(frame) < 2 or dates.nunique() > 1:
+        return []
+    seen = f"every record has the date {dates.iloc[0]:%Y-%m-%d}" if len(dates) else "no dates"
+    return [
+        f"time.created '{created}': {seen}, so a time-ordered split cannot order the "
+        "records; fix the export's dates, or set split.method: stratified"
+    ]
+
+
 def _as_of(config: TaskConfig, frame: pd.DataFrame, acts: pd.DataFrame | None) -> pd.Timestamp:
     if config.time.as_of is not None:
         return pd.Timestamp(config.time.as_of)
@@ -238,6 +253,7 @@ def load_task_data(config: TaskConfig) -> TaskData:
     problems += schema.coerce_dates(
         frame, [(c, k) for c, k in dates if c], config.id_column, config.time.date_format, as_of
     )
+    problems += _undated_time_split(frame, config)
     for warning in schema.closed_before_created(frame, config):
         notes.append(warning)
         warnings.warn(warning.removeprefix("warning: "), InputWarning, stacklevel=2)

@@ -576,14 +576,14 @@ SCORE_CASES = [
 ]
 
 
-def _task_yaml(d: Path, extra: str = "", target: str = "") -> None:
+def _task_yaml(d: Path, extra: str = "", target: str = "", split: str = "stratified") -> None:
     target = target or "{column: status, positive: [won], negative: [lost], open: [open]}"
     (d / "task.yaml").write_text(
         f"name: tiny\nsource: {{path: {d}/train.csv}}\nid_column: lead_id\n"
         f"target: {target}\n"
         "time: {created: created_at, closed: closed_at}\n"
         "features: {categorical: [source, region], numeric: [employees]}\n"
-        "split: {method: stratified}\n" + extra
+        f"split: {{method: {split}}}\n" + extra
     )
 
 
@@ -626,7 +626,111 @@ NUMERIC_TARGET = T.assign(status=T["status"].map({"won": "1", "lost": "0", "open
 early = T.copy()
 early.loc[3, "closed_at"] = "2000-01-01"
 
+
+def parquet(frame: pd.DataFrame) -> Callable[[Path], None]:
+    return lambda d: frame.to_parquet(d / "leads.parquet", index=False)
+
+
+def excel(frame: pd.DataFrame) -> Callable[[Path], None]:
+    return lambda d: frame.to_excel(d / "leads.xlsx", index=False)
+
+
+def same_day(d: Path) -> None:
+    T.assign(created_at="2024-01-01", closed_at="2024-02-01").to_csv(d / "train.csv", index=False)
+    _task_yaml(d, split="time")
+
+
+def parquet_out(d: Path, out: str) -> None:
+    assert sorted(pd.read_parquet(d / "scored.parquet")["lead_id"]) == sorted(IDS)
+
+
+def declared_dayfirst(d: Path) -> None:
+    task(AMBIGUOUS_T)(d)
+    yaml = (d / "task.yaml").read_text()
+    (d / "task.yaml").write_text(
+        yaml.replace("closed: closed_at}", "closed: closed_at, date_format: dayfirst}")
+    )
+
+
+FLOAT_IDS = L.assign(lead_id=[100000.0 + i for i in range(11)] + [None])
+AMBIGUOUS_T = T.assign(
+    created_at=[f"0{1 + i % 9}/0{1 + (i + 3) % 9}/2023" for i in range(len(T))],
+    closed_at=[f"0{1 + i % 9}/0{1 + (i + 5) % 9}/2024" for i in range(len(T))],
+)
+
+
+def _score_file(name: str, *extra: str) -> list[str]:
+    return [
+        "score",
+        "--model",
+        "m",
+        "--input",
+        f"{{d}}/{name}",
+        "--output",
+        "{d}/scored.csv",
+        "--as-of",
+        AS_OF,
+        "--quiet",
+        *extra,
+    ]
+
+
 TABLE_CASES = [
+    Case(
+        "score-parquet-float-ids",
+        parquet(FLOAT_IDS),
+        _score_file("leads.parquet"),
+        0,
+        check=ids_exact([str(100000 + i) for i in range(11)]),
+    ),
+    Case(
+        "score-xlsx-leading-zeros",
+        excel(ZEROS),
+        _score_file("leads.xlsx"),
+        0,
+        check=ids_exact(ZEROS["lead_id"].tolist()),
+    ),
+    Case(
+        "score-date-pattern",
+        csv(L.assign(created_at=pd.to_datetime(L["created_at"]).dt.strftime("%d.%m.%Y"))),
+        [*SCORE, "--date-format", "%d.%m.%Y"],
+        0,
+        check=ids_exact(IDS),
+    ),
+    Case(
+        "score-parquet-output",
+        csv(L),
+        [*SCORE[:-4], "{d}/scored.parquet", "--as-of", AS_OF, "--quiet"],
+        0,
+        check=parquet_out,
+    ),
+    Case(
+        "validate-same-date-time-split",
+        same_day,
+        VALIDATE,
+        2,
+        [
+            "time.created 'created_at'",
+            "every record has the date 2024-01-01",
+            "split.method: stratified",
+        ],
+    ),
+    Case(
+        "validate-dates-ambiguous",
+        task(AMBIGUOUS_T),
+        VALIDATE,
+        2,
+        ["time.created 'created_at'", "day/month or month/day", "time.date_format"],
+    ),
+    Case("validate-dates-ambiguous-declared", declared_dayfirst, VALIDATE, 0, ["40 records"]),
+    Case("report-title-row", title_row, REPORT, 2, ["line 2", "title rows"]),
+    Case(
+        "monitor-missing-strict",
+        csv(L.drop(columns=["employees"])),
+        [*MONITOR, "--strict"],
+        2,
+        ["'employees' (features.numeric) is missing"],
+    ),
     Case(
         "validate-dates-mixed",
         task(_mixed_training()),
