@@ -223,9 +223,7 @@ def _infer(t: pd.Series, ids: pd.Series, column: str, key: str):
     return got, family or ISO, []
 
 
-def implausible(
-    values: pd.Series, ids: pd.Series, column: str, key: str, as_of: pd.Timestamp | None
-) -> pd.Series:
+def implausible(values: pd.Series, column: str, as_of: pd.Timestamp | None) -> pd.Series:
     """Per row, why a parsed date cannot be a CRM date ('' when it can).
 
     Before 1990, or more than a year after ``as_of``. Without ``as_of`` (training lets the
@@ -235,8 +233,7 @@ def implausible(
     Examples
     --------
     >>> d = pd.Series(pd.to_datetime(["1900-01-01", "2016-05-01", "2071-05-01"]))
-    >>> implausible(d, pd.Series(["a", "b", "c"]), "created", "time.created",
-    ...             pd.Timestamp("2017-01-01")).tolist()[::2]
+    >>> implausible(d, "created", pd.Timestamp("2017-01-01")).tolist()[::2]
     ['created: 1900-01-01 is before 1990', 'created: 2071-05-01 is after as_of 2017-01-01']
     """
     out = pd.Series("", index=values.index, dtype=object)

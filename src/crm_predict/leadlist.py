@@ -201,7 +201,7 @@ def not_a_lead(chunk: pd.DataFrame, id_col: str) -> pd.Series:
         return reasons
     text = chunk.astype("object")
     filled = text.notna().sum(axis=1)
-    first = text.apply(lambda r: next((str(v) for v in r if isinstance(v, str)), ""), axis=1)
+    first = text.bfill(axis=1).iloc[:, 0].fillna("").astype(str)
     ids = chunk[id_col]
     total = first.str.match(_TOTAL) | ids.fillna("").astype(str).str.match(_TOTAL)
     footer = first.str.contains(_FOOTER) & (filled <= max(2, chunk.shape[1] // 2))
@@ -249,9 +249,10 @@ class RowChecker:
         reasons = not_a_lead(chunk, id_col)
         ids = chunk[id_col]
         hashed = pd.util.hash_array(ids.fillna("").astype(str).to_numpy(dtype=object))
-        earlier = self.seen.seen_before(hashed)
         lead = (reasons == "").to_numpy()
-        dup = (pd.Series(hashed).duplicated().to_numpy() | earlier) & lead
+        dup = np.zeros(len(chunk), dtype=bool)
+        within = pd.Series(hashed[lead]).duplicated().to_numpy()
+        dup[lead] = within | self.seen.seen_before(hashed[lead])
         reasons[dup] = f"duplicate {id_col}"
         self.seen.add(hashed[lead])
         parsed = chunk.copy()
@@ -265,16 +266,15 @@ class RowChecker:
                 continue
             raw = schema.clean_text(chunk[[col]], config.missing_values)[col]
             fmt = self.formats.get(col, self.date_format or config.time.date_format)
-            got = parse_dates(raw, ids, col, "time.date_format", fmt)
+            got = parse_dates(raw, ids, col, "column", fmt)
             if got.fatal:
                 raise DataValidationError(
-                    [p.replace("time.date_format", "column") for p in got.fatal]
-                    + ["(--date-format sets the format of every date column)"],
+                    [*got.fatal, "(--date-format sets the format of every date column)"],
                     source="lead list",
                 )
             if got.family is not None:
                 self.formats.setdefault(col, got.family)
-            odd = implausible(got.values, ids, col, col, self.as_of)
+            odd = implausible(got.values, col, self.as_of)
             why = got.bad.where(got.bad != "", odd)
             hit = (why != "") & (reasons == "")
             reasons[hit] = why[hit]

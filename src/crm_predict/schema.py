@@ -113,7 +113,7 @@ def coerce_dates(
                 f"{key} '{col}': {int(bad.sum()):,} values are not dates ({examples}); "
                 f"rows {_rows(ids[bad])}"
             )
-        odd = implausible(parsed.values, ids, col, key, as_of)
+        odd = implausible(parsed.values, col, as_of)
         if (odd != "").any():
             hit = odd != ""
             problems.append(
