@@ -105,6 +105,9 @@ def _join(
             f"({', '.join(map(str, right.loc[dup, key].unique()[:5]))})"
         )
         return frame, problems
+    # Keys compare as text, as ids do: a CSV's "7" meets a Parquet table's 7.
+    right[key] = schema.id_text(right[key])
+    frame = frame.assign(**{spec.key: schema.id_text(frame[spec.key])})
     keep = [key, *(spec.columns or [c for c in right.columns if c != key])]
     right = right[keep].rename(columns={key: spec.key}) if key != spec.key else right[keep]
     left_key = frame[spec.key]
