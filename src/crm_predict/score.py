@@ -272,6 +272,7 @@ def score_leads(
     provided = [c for t in scorer.tables.values() for c in t.columns]
     rejected: list[pd.DataFrame] = []
     n_read = 0
+    output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(output.parent)
     with spill_folder(output.parent) as tmp:
         spill = Path(tmp) / "scored.parquet"

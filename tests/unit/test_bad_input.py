@@ -675,7 +675,18 @@ def _score_file(name: str, *extra: str) -> list[str]:
     ]
 
 
+def nested_out(d: Path, out: str) -> None:
+    assert sorted(pd.read_csv(d / "new" / "day" / "s.csv", dtype=str)["lead_id"]) == sorted(IDS)
+
+
 TABLE_CASES = [
+    Case(
+        "score-output-in-a-new-folder",
+        csv(L),
+        [*SCORE[:-4], "{d}/new/day/s.csv", "--as-of", AS_OF, "--quiet"],
+        0,
+        check=nested_out,
+    ),
     Case(
         "score-parquet-float-ids",
         parquet(FLOAT_IDS),
