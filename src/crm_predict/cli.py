@@ -14,8 +14,24 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crm_predict.cli_common import Quiet, TrackingUri, console, err_console, fmt, friendly
+from crm_predict.cli_common import (
+    AsOf,
+    Chunksize,
+    DateFormat,
+    Encoding,
+    Quiet,
+    Sep,
+    Strict,
+    TrackingUri,
+    as_of_date,
+    console,
+    err_console,
+    fmt,
+    friendly,
+    read_options,
+)
 from crm_predict.cli_lifecycle import monitor, retrain, tune
+from crm_predict.exceptions import CRMPredictError
 
 app = typer.Typer(
     help="Turn CRM records into predictions people act on.",
@@ -144,10 +160,13 @@ def train(
 ) -> None:
     """Train, evaluate on a time-ordered holdout, log to MLflow and register the model."""
     from crm_predict.config import load_config
+    from crm_predict.safe_files import writable_folder
     from crm_predict.tracking import log_training
     from crm_predict.train import default_models, train_task, write_metrics
 
     cfg = load_config(config)
+    # Checked before training: a model must not be registered when its metrics cannot be.
+    writable_folder(output_dir)
     chosen = (
         tuple(m.strip() for m in models.split(",") if m.strip())
         if models is not None
@@ -199,18 +218,16 @@ def score(
             help="MLflow model URI, e.g. models:/leads_demo@champion, or a local model folder."
         ),
     ],
-    output: Annotated[Path, typer.Option(help="Score list: .csv or .parquet.")],
+    output: Annotated[Path, typer.Option(help="Score list: .csv, .parquet or .xlsx.")],
     input: Annotated[Path | None, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")] = None,
     sql_url: Annotated[str | None, typer.Option(help="Read leads from this database.")] = None,
     query: Annotated[str | None, typer.Option(help="SELECT for --sql-url.")] = None,
     sql_table: Annotated[
         str | None, typer.Option(help="Also upsert the scores into this --sql-url table.")
     ] = None,
-    as_of: Annotated[
-        str | None, typer.Option(help="Date the leads are seen from (default: today).")
-    ] = None,
+    as_of: AsOf = None,
     tracking_uri: TrackingUri = None,
-    chunksize: Annotated[int, typer.Option(help="Rows per chunk.")] = 50_000,
+    chunksize: Chunksize = 50_000,
     interval_model: Annotated[
         str | None,
         typer.Option(
@@ -225,15 +242,29 @@ def score(
             "(default: <name>-timing with the same alias, when registered)."
         ),
     ] = None,
+    sep: Sep = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    strict: Strict = False,
+    escape_formulas: Annotated[
+        bool,
+        typer.Option(
+            help="Prefix text cells starting with = + - @ with ' in CSV and Excel output, "
+            "so a spreadsheet shows them instead of running them as formulas."
+        ),
+    ] = True,
     quiet: Quiet = False,
 ) -> None:
     """Score a lead list: probability, interval, grade, rank and reasons for every lead."""
-    from datetime import date
-
     from crm_predict.progress import rows
-    from crm_predict.score import score_leads
+    from crm_predict.safe_files import check_output
+    from crm_predict.score import rejected_path, score_leads
     from crm_predict.tracking import companion_uri, load_bundle
 
+    day = as_of_date(as_of)
+    options = read_options(sep, encoding, date_format, strict)
+    check_output(output, [input] if input else [], ("csv", "parquet", "excel"))
+    check_output(rejected_path(output), [input] if input else [], ("csv",))
     bundle, label = load_bundle(model, tracking_uri)
     interval_model = interval_model or companion_uri(model, "bayes", tracking_uri)
     interval = load_bundle(interval_model, tracking_uri)[0] if interval_model else None
@@ -243,7 +274,7 @@ def score(
         summary = score_leads(
             bundle,
             output,
-            as_of=as_of or date.today().isoformat(),
+            as_of=day,
             source=input,
             sql_url=sql_url,
             query=query,
@@ -253,6 +284,8 @@ def score(
             progress=advance,
             interval=interval,
             timing=timing,
+            options=options,
+            escape_formulas=escape_formulas,
         )
     if timing_model:
         console.print(f"horizon columns from {timing_model}")
@@ -294,21 +327,25 @@ def report(
     ],
     input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
     output: Annotated[Path, typer.Option(help="The HTML report.")] = Path("report.html"),
-    as_of: Annotated[
-        str | None, typer.Option(help="Date the leads are seen from (default: today).")
-    ] = None,
+    as_of: AsOf = None,
     top: Annotated[int, typer.Option(help="Leads in the 'calls to make' list.")] = 25,
     tracking_uri: TrackingUri = None,
     drift: Annotated[
         Path | None, typer.Option(help="Drift JSON from crm-predict monitor --json, shown too.")
     ] = None,
+    sep: Sep = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    strict: Strict = False,
 ) -> None:
     """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
-    from datetime import date
-
     from crm_predict.report import write_report
+    from crm_predict.safe_files import check_output
     from crm_predict.tracking import companion_uri, load_bundle
 
+    day = as_of_date(as_of)
+    options = read_options(sep, encoding, date_format, strict)
+    check_output(output, [input], ("html",))
     bundle, label = load_bundle(model, tracking_uri)
     timing_uri = companion_uri(model, "timing", tracking_uri)
     timing = load_bundle(timing_uri, tracking_uri)[0] if timing_uri else None
@@ -318,17 +355,23 @@ def report(
     if drift is not None:
         import json
 
-        drift_data = json.loads(drift.read_text(encoding="utf-8"))
+        try:
+            drift_data = json.loads(drift.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CRMPredictError(
+                f"--drift {drift} is not the JSON of monitor --json: {exc}"
+            ) from None
     path = write_report(
         bundle,
         input,
         output,
-        as_of=as_of or date.today().isoformat(),
+        as_of=day,
         label=label,
         top=top,
         drift=drift_data,
         timing=timing,
         bayes=bayes,
+        options=options,
     )
     console.print(f"report written to {path}")
 

@@ -14,7 +14,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crm_predict.cli_common import Quiet, TrackingUri, console, err_console, fmt, friendly
+from crm_predict.cli_common import (
+    AsOf,
+    DateFormat,
+    Encoding,
+    Quiet,
+    Sep,
+    Strict,
+    TrackingUri,
+    as_of_date,
+    console,
+    err_console,
+    fmt,
+    friendly,
+    read_options,
+)
 
 
 @friendly
@@ -87,9 +101,7 @@ def monitor(
         str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion, or a folder.")
     ],
     input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
-    as_of: Annotated[
-        str | None, typer.Option(help="Date the leads are seen from (default: today).")
-    ] = None,
+    as_of: AsOf = None,
     fail_above: Annotated[
         float | None,
         typer.Option(help="Exit with code 1 when a field's or the score's PSI exceeds this."),
@@ -98,20 +110,25 @@ def monitor(
         Path | None, typer.Option("--json", help="Also write the result as JSON here.")
     ] = None,
     tracking_uri: TrackingUri = None,
+    sep: Sep = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    strict: Strict = False,
     quiet: Quiet = False,
 ) -> None:
     """Check a lead list for drift against the model's training leads (PSI per field)."""
-    from datetime import date
-
     from crm_predict.monitor import drift_table, monitor_leads, write_drift_json
     from crm_predict.progress import rows
+    from crm_predict.safe_files import check_output
     from crm_predict.tracking import load_bundle
 
+    day = as_of_date(as_of)
+    options = read_options(sep, encoding, date_format, strict)
+    if json_path is not None:
+        check_output(json_path, [input], ("json",))
     bundle, label = load_bundle(model, tracking_uri)
     with rows(f"reading {bundle.config.records}", quiet=quiet) as advance:
-        result = monitor_leads(
-            bundle, input, as_of or date.today().isoformat(), label=label, progress=advance
-        )
+        result = monitor_leads(bundle, input, day, label=label, progress=advance, options=options)
     console.print(drift_table(result, records=bundle.config.records))
     for row in result.flagged().to_dict("records"):
         if row["new_levels"]:

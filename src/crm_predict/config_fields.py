@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from crm_predict.config_tables import ChurnTableSpec, _Strict
 
@@ -91,6 +91,18 @@ class TargetSpec(_Strict):
         description="open leads older than this many days count as negatives; "
         "None keeps every open lead out of the training labels",
     )
+
+    @field_validator("positive", "negative", "open", mode="before")
+    @classmethod
+    def _no_yaml_booleans(cls, values: object) -> object:
+        # YAML reads an unquoted Yes, No, true or off as a boolean, not the CRM's text.
+        if isinstance(values, list) and any(isinstance(v, bool) for v in values):
+            shown = ", ".join(repr(v) for v in values if isinstance(v, bool))
+            raise ValueError(
+                f"YAML read {shown} as true/false, not as text: quote the values as they "
+                "are written in the export, e.g. positive: ['Yes'] and negative: ['No']"
+            )
+        return values
 
     @model_validator(mode="after")
     def _disjoint(self) -> TargetSpec:

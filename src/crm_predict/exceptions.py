@@ -36,3 +36,9 @@ class DataValidationError(CRMPredictError):
         lines = [f"{source}: {len(self.problems)} {noun}"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+class InputWarning(UserWarning):
+    """Input that is read, but maybe not as the user meant: a column matched by a different
+    case or spacing, a field the model needs that the lead list lacks, closes before
+    creation. The command line prints these; ``--strict`` turns the first into an error."""

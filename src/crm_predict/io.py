@@ -6,9 +6,6 @@ so a crash never leaves a half-written file behind.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +13,9 @@ import pandas as pd
 
 from crm_predict.config import TableSource
 from crm_predict.exceptions import CRMPredictError, DataValidationError
+from crm_predict.safe_files import atomic_path, neutralise_formulas
+
+__all__ = ["atomic_path", "detect_format", "iter_file", "read_file", "read_table", "write_table"]
 
 _FORMATS = {
     ".csv": "csv",
@@ -89,6 +89,53 @@ def read_table(source: TableSource) -> pd.DataFrame:
     )
 
 
+def _csv_options(sep: str, encoding: str) -> dict:
+    # Every cell is read as text: ids keep their leading zeros and all 18 digits, and a
+    # blank cell never turns a column of whole numbers into floats. schema types them.
+    return {
+        "sep": sep,
+        "encoding": encoding,
+        "dtype": str,
+        "keep_default_na": False,
+        "na_values": [""],
+        "skip_blank_lines": True,
+    }
+
+
+def _read_error(exc: Exception, kind: str, path: Path, sep: str, encoding: str) -> Exception:
+    """A message for an unreadable file that says which option to change."""
+    if isinstance(exc, UnicodeDecodeError):
+        problem = (
+            f"the file is not {encoding} text (byte {exc.start:,}: {exc.reason}); set "
+            "source.encoding in the config or --encoding, e.g. cp1252 for a Windows export"
+        )
+    elif isinstance(exc, pd.errors.EmptyDataError):
+        problem = "the file is empty (0 bytes or no header line)"
+    elif isinstance(exc, pd.errors.ParserError):
+        problem = (
+            f"cannot split the {kind} file into columns with separator {sep!r} ({exc}); "
+            "set source.sep in the config or --sep (e.g. ';' or a tab)"
+        )
+    else:
+        problem = f"cannot read {kind} file: {exc}"
+    return DataValidationError([problem], source=str(path))
+
+
+def _check_separator(frame: pd.DataFrame, path: Path, sep: str) -> pd.DataFrame:
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        other = next((c for c in (";", "\t", "|", ",") if c != sep and c in header), None)
+        if other is not None:
+            raise DataValidationError(
+                [
+                    f"the header has one column {header[:60]!r}: the file looks separated "
+                    f"by {other!r}, not {sep!r}; set source.sep in the config or --sep"
+                ],
+                source=str(path),
+            )
+    return frame
+
+
 def read_file(
     path: str | Path,
     fmt: str = "auto",
@@ -98,6 +145,8 @@ def read_file(
     sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Read a CSV, Parquet or Excel file into a DataFrame.
+
+    CSV and Excel cells are read as text (blank cells as missing); Parquet keeps its types.
 
     Parameters
     ----------
@@ -113,6 +162,12 @@ def read_file(
     Returns
     -------
     DataFrame
+
+    Raises
+    ------
+    DataValidationError
+        A missing, empty or unreadable file, naming the option (``sep``, ``encoding``) to
+        change when that is the cause.
     """
     path = Path(path)
     if not path.is_file():
@@ -120,19 +175,13 @@ def read_file(
     kind = detect_format(path, fmt)
     try:
         if kind == "csv":
-            return pd.read_csv(
-                path,
-                sep=sep,
-                encoding=encoding,
-                keep_default_na=False,
-                na_values=[""],
-                low_memory=False,
-            )
+            frame = pd.read_csv(path, low_memory=False, **_csv_options(sep, encoding))
+            return _check_separator(frame, path, sep)
         if kind == "parquet":
             return pd.read_parquet(path)
-        return pd.read_excel(path, sheet_name=sheet or 0)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataValidationError([f"cannot read {kind} file: {exc}"], source=str(path)) from exc
+        return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
+    except (ValueError, OSError, UnicodeDecodeError, ImportError) as exc:
+        raise _read_error(exc, kind, path, sep, encoding) from exc
 
 
 def read_sql(url: str, query: str) -> pd.DataFrame:
@@ -166,7 +215,15 @@ def read_sql(url: str, query: str) -> pd.DataFrame:
         engine.dispose()
 
 
-def iter_file(path: str | Path, chunksize: int, fmt: str = "auto") -> Iterator[pd.DataFrame]:
+def iter_file(
+    path: str | Path,
+    chunksize: int,
+    fmt: str = "auto",
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+    sheet: str | int | None = None,
+) -> Iterator[pd.DataFrame]:
     """Yield a file in chunks of at most ``chunksize`` rows, keeping memory bounded.
 
     Parameters
@@ -174,61 +231,51 @@ def iter_file(path: str | Path, chunksize: int, fmt: str = "auto") -> Iterator[p
     path : str or Path
         CSV, Parquet or Excel file. Excel has no streaming reader and is read whole.
     chunksize : int
-        Rows per chunk.
+        Rows per chunk (at least 1).
     fmt : str
+        As in :func:`read_file`.
+    sep, encoding, sheet
         As in :func:`read_file`.
 
     Yields
     ------
     DataFrame
+        Cells as :func:`read_file` reads them.
     """
+    path = Path(path)
+    if chunksize < 1:
+        raise CRMPredictError(f"chunksize must be at least 1 (got {chunksize})")
+    if not path.is_file():
+        raise DataValidationError([f"file not found: {path}"], source=str(path))
     kind = detect_format(path, fmt)
-    if kind == "csv":
-        yield from pd.read_csv(
-            path, chunksize=chunksize, keep_default_na=False, na_values=[""], low_memory=False
-        )
-    elif kind == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
-            yield batch.to_pandas()
-    else:
-        frame = read_file(path, kind)
-        for start in range(0, len(frame), chunksize):
+    if kind == "excel":
+        frame = read_file(path, kind, sheet=sheet)
+        for start in range(0, max(len(frame), 1), chunksize):
             yield frame.iloc[start : start + chunksize]
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Give a temporary path beside ``target`` and rename it onto ``target`` on success.
-
-    On an exception the temporary file is removed and ``target`` is left as it was.
-
-    Parameters
-    ----------
-    target : str or Path
-        The final file.
-
-    Yields
-    ------
-    Path
-        Where to write.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+        return
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        if kind == "csv":
+            reader = pd.read_csv(
+                path, chunksize=chunksize, low_memory=False, **_csv_options(sep, encoding)
+            )
+            for i, chunk in enumerate(reader):
+                yield _check_separator(chunk, path, sep) if i == 0 else chunk
+        else:
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
+                yield batch.to_pandas()
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise _read_error(exc, kind, path, sep, encoding) from exc
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "auto") -> Path:
+def write_table(
+    frame: pd.DataFrame, path: str | Path, fmt: str = "auto", *, escape_formulas: bool = True
+) -> Path:
     """Write ``frame`` to CSV, Parquet or Excel atomically.
+
+    Text cells that a spreadsheet would run as a formula are prefixed with ``'`` in CSV
+    and Excel output (see :func:`crm_predict.safe_files.neutralise_formulas`).
 
     Parameters
     ----------
@@ -238,6 +285,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "auto") -> Pat
         Target file; the suffix picks the format unless ``fmt`` is given.
     fmt : str
         ``auto``, ``csv``, ``parquet`` or ``excel``.
+    escape_formulas : bool
+        Neutralise formula-leading text in CSV and Excel output.
 
     Returns
     -------
@@ -246,6 +295,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "auto") -> Pat
     """
     path = Path(path)
     kind = detect_format(path, fmt)
+    if escape_formulas and kind != "parquet":
+        frame = neutralise_formulas(frame)
     with atomic_path(path) as tmp:
         if kind == "csv":
             frame.to_csv(tmp, index=False)

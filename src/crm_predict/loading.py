@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from crm_predict import schema
 from crm_predict.config import ActivitySpec, JoinSpec, TaskConfig
-from crm_predict.exceptions import DataValidationError
+from crm_predict.exceptions import DataValidationError, InputWarning
 from crm_predict.io import read_table
 from crm_predict.touch_source import activity_requests
 
@@ -104,6 +105,9 @@ def _join(
             f"({', '.join(map(str, right.loc[dup, key].unique()[:5]))})"
         )
         return frame, problems
+    # Keys compare as text, as ids do: a CSV's "7" meets a Parquet table's 7.
+    right[key] = schema.id_text(right[key])
+    frame = frame.assign(**{spec.key: schema.id_text(frame[spec.key])})
     keep = [key, *(spec.columns or [c for c in right.columns if c != key])]
     right = right[keep].rename(columns={key: spec.key}) if key != spec.key else right[keep]
     left_key = frame[spec.key]
@@ -130,7 +134,7 @@ def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, l
     problems = schema.missing_column_problems(acts.columns, activity_requests(spec), "activities")
     if problems:
         return acts, problems
-    acts[spec.id_column] = acts[spec.id_column].astype("object").astype(str)
+    acts[spec.id_column] = schema.id_text(acts[spec.id_column]).astype(str)
     problems += schema.coerce_dates(
         acts,
         [(spec.time_column, "activities.time_column")],
@@ -139,6 +143,21 @@ def _activities(spec: ActivitySpec, config: TaskConfig) -> tuple[pd.DataFrame, l
     )
     schema.as_text(acts, [c for c in (spec.type_column, spec.direction_column) if c])
     return acts, problems
+
+
+def _undated_time_split(frame: pd.DataFrame, config: TaskConfig) -> list[str]:
+    """A time-ordered split needs creation dates that differ."""
+    created = config.time.created
+    if config.split.method == "stratified" or not created or created not in frame.columns:
+        return []
+    dates = frame[created].dropna()
+    if len(frame) < 2 or dates.nunique() > 1:
+        return []
+    seen = f"every record has the date {dates.iloc[0]:%Y-%m-%d}" if len(dates) else "no dates"
+    return [
+        f"time.created '{created}': {seen}, so a time-ordered split cannot order the "
+        "records; fix the export's dates, or set split.method: stratified"
+    ]
 
 
 def _as_of(config: TaskConfig, frame: pd.DataFrame, acts: pd.DataFrame | None) -> pd.Timestamp:
@@ -229,22 +248,24 @@ def load_task_data(config: TaskConfig) -> TaskData:
     if config.id_column not in frame.columns:
         raise DataValidationError(problems, source=origin)
 
-    frame[config.id_column] = (
-        frame[config.id_column]
-        .astype("object")
-        .where(frame[config.id_column].isna(), frame[config.id_column].astype(str))
-    )
+    frame[config.id_column] = schema.id_text(frame[config.id_column])
     problems += schema.id_problems(frame, config.id_column)
     dates = [(getattr(config.time, k), f"time.{k}") for k in ("created", "closed")]
     dates += [(c, "features.date") for c in config.features.model_fields_for("date")]
+    as_of = pd.Timestamp(config.time.as_of) if config.time.as_of else None
     problems += schema.coerce_dates(
-        frame, [(c, k) for c, k in dates if c], config.id_column, config.time.date_format
+        frame, [(c, k) for c, k in dates if c], config.id_column, config.time.date_format, as_of
     )
+    problems += _undated_time_split(frame, config)
+    for warning in schema.closed_before_created(frame, config):
+        notes.append(warning)
+        warnings.warn(warning.removeprefix("warning: "), InputWarning, stacklevel=2)
     numbers = [(c, "features.numeric") for c in config.features.model_fields_for("numeric")]
     numbers += [(c, "features.count") for c in config.features.model_fields_for("count")]
     if config.features.size_bands:
         numbers.append((config.features.size_bands.column, "features.size_bands.column"))
     problems += schema.coerce_numbers(frame, numbers, config.id_column)
+    problems += schema.blank_columns(frame, numbers)
     schema.as_text(frame, config.features.model_fields_for("categorical") + config.segments)
     outcome = pd.Series(pd.NA, index=frame.index, dtype="object")
     if config.target.column in frame.columns:

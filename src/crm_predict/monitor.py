@@ -24,7 +24,7 @@ from rich.table import Table
 
 from crm_predict.config import TaskConfig
 from crm_predict.features.assemble import input_fields
-from crm_predict.io import atomic_path, iter_file
+from crm_predict.leadlist import ReadOptions
 from crm_predict.psi import (
     MISSING_CHANGE,
     N_BINS,
@@ -37,6 +37,7 @@ from crm_predict.psi import (
     numeric_profile,
     status,
 )
+from crm_predict.safe_files import atomic_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -244,6 +245,7 @@ def monitor_leads(
     label: str = "",
     chunksize: int = 50_000,
     progress: Callable[[int], None] | None = None,
+    options: ReadOptions | None = None,
 ) -> DriftResult:
     """Compare a lead list with the training snapshot stored in ``bundle``.
 
@@ -268,6 +270,9 @@ def monitor_leads(
         Rows per chunk.
     progress : callable, optional
         Called with the rows read so far.
+    options : ReadOptions, optional
+        ``sep``, ``encoding``, ``date_format`` and ``strict``, as for scoring
+        (:mod:`crm_predict.leadlist`); the list is read as scoring reads it.
 
     Returns
     -------
@@ -278,28 +283,35 @@ def monitor_leads(
     >>> drift = monitor_leads(bundle, "new_leads.csv", "2025-01-01")  # doctest: +SKIP
     >>> drift.flagged()[["field", "psi", "new_levels"]]  # doctest: +SKIP
     """
+    from crm_predict.leadlist import RowChecker, read_lead_list
     from crm_predict.score import _Scorer
 
     as_of = pd.Timestamp(as_of)
     reference = getattr(bundle, "reference", None) or {}
     scorer = _Scorer(bundle, as_of, activities)
-    id_col = bundle.config.id_column
     tallies: dict[str, Tally] | None = None
     _tallies(reference, [])  # fails early, naming the fix, for a model without a profile
     score = Tally(reference["score"])
+    options = options or ReadOptions()
+    cleaner = bundle.pipeline[0]
+    checker = RowChecker(
+        bundle.config,
+        list(cleaner.numeric or []),
+        list(cleaner.dates or []),
+        as_of,
+        options.date_format,
+    )
+    provided = [c for t in scorer.tables.values() for c in t.columns]
     n = 0
-    for chunk in iter_file(source, chunksize):
-        chunk = chunk.reset_index(drop=True)
-        if id_col not in chunk.columns:
-            from crm_predict.exceptions import CRMPredictError
-
-            raise CRMPredictError(
-                f"column '{id_col}' is missing from the lead list (asked for by id_column)"
-            )
+    for chunk in read_lead_list(source, bundle.config, chunksize, options, provided):
+        problems, chunk = checker.check(chunk)
+        # Rows that are not leads (totals, footers), duplicates and unreadable values are
+        # left out, as scoring sets them aside.
+        chunk = chunk[(problems == "").to_numpy()].reset_index(drop=True)
         if bundle.config.churn_history is not None:
             chunk = _present_customers(chunk, bundle.config, as_of)
-            if chunk.empty:
-                continue
+        if chunk.empty:
+            continue
         frame = scorer.frame(chunk)
         if tallies is None:
             tallies = _tallies(reference, frame.columns)
@@ -312,7 +324,7 @@ def monitor_leads(
     if tallies is None:
         from crm_predict.exceptions import CRMPredictError
 
-        raise CRMPredictError("the lead list has no rows")
+        raise CRMPredictError("the lead list has no rows that can be scored")
     return _result(reference, tallies, score, n, label=label, as_of=str(as_of.date()))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crm_predict.config import TaskConfig
+from crm_predict.datecols import implausible, parse_dates
 
 POSITIVE, NEGATIVE, OPEN = "positive", "negative", "open"
 _SHOW = 5
@@ -81,23 +82,44 @@ def clean_text(frame: pd.DataFrame, placeholders: Iterable[str]) -> pd.DataFrame
 
 
 def coerce_dates(
-    frame: pd.DataFrame, columns: Iterable[tuple[str, str]], id_col: str, fmt: str | None
+    frame: pd.DataFrame,
+    columns: Iterable[tuple[str, str]],
+    id_col: str,
+    fmt: str | None,
+    as_of: pd.Timestamp | None = None,
 ) -> list[str]:
-    """Parse date columns in place; return a problem per column with unparseable values."""
+    """Parse date columns in place, one format per column; return the problems.
+
+    A problem names the column and config key: values in more than one format, values
+    that read as day/month and month/day alike, Excel serial numbers, values that are not
+    dates, and implausible dates (before 1990, after ``as_of``) with their row ids. See
+    :mod:`crm_predict.datecols`.
+    """
     problems = []
     for col, key in columns:
         if col not in frame.columns:
             continue
+        ids = frame[id_col] if id_col in frame.columns else pd.Series(frame.index + 1)
         raw = frame[col]
-        parsed = to_dates(raw, fmt)
-        bad = raw.notna() & parsed.isna()
+        parsed = parse_dates(raw, ids, col, key, fmt)
+        frame[col] = parsed.values
+        if parsed.fatal:
+            problems += parsed.fatal
+            continue
+        bad = parsed.bad != ""
         if bad.any():
             examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
             problems.append(
                 f"{key} '{col}': {int(bad.sum()):,} values are not dates ({examples}); "
-                f"rows {_rows(frame.loc[bad, id_col])}"
+                f"rows {_rows(ids[bad])}"
             )
-        frame[col] = parsed
+        odd = implausible(parsed.values, col, as_of)
+        if (odd != "").any():
+            hit = odd != ""
+            problems.append(
+                f"{key} '{col}': {int(hit.sum()):,} implausible dates "
+                f"({'; '.join(odd[hit].unique()[:3])}); rows {_rows(ids[hit])}"
+            )
     return problems
 
 
@@ -142,8 +164,7 @@ def coerce_numbers(
         if pd.api.types.is_bool_dtype(raw):
             frame[col] = raw.astype(float)
             continue
-        parsed = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & parsed.isna()
+        parsed, bad = to_numbers(raw)
         if bad.any():
             examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
             problems.append(
@@ -154,12 +175,73 @@ def coerce_numbers(
     return problems
 
 
+def to_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse numbers; return them (NaN where blank or bad) and where a value was bad.
+
+    ``inf`` and ``-inf`` count as bad: no CRM field is infinite, and they break models.
+
+    Examples
+    --------
+    >>> values, bad = to_numbers(pd.Series(["3", None, "inf", "x"]))
+    >>> values.tolist()[0], bad.tolist()
+    (3.0, [False, False, True, True])
+    """
+    parsed = pd.to_numeric(raw, errors="coerce").astype(float)
+    bad = raw.notna() & ~np.isfinite(parsed)
+    return parsed.mask(bad), bad
+
+
+def blank_columns(frame: pd.DataFrame, columns: Iterable[tuple[str, str]]) -> list[str]:
+    """A problem per requested column present in ``frame`` with no value at all."""
+    return [
+        f"{key} '{col}': every value is blank; fill the column in the export or remove it "
+        f"from {key}"
+        for col, key in dict.fromkeys(columns)
+        if col in frame.columns and len(frame) and frame[col].isna().all()
+    ]
+
+
+def closed_before_created(frame: pd.DataFrame, config: TaskConfig) -> list[str]:
+    """A warning when records close before they were created (clock or entry errors)."""
+    created, closed = config.time.created, config.time.closed
+    if not created or not closed or not {created, closed} <= set(frame.columns):
+        return []
+    early = (frame[closed] < frame[created]).fillna(False).astype(bool)
+    if not early.any():
+        return []
+    return [
+        f"warning: {int(early.sum()):,} records close before they were created "
+        f"(time.closed '{closed}' < time.created '{created}'); rows "
+        f"{_rows(frame.loc[early, config.id_column])}"
+    ]
+
+
 def as_text(frame: pd.DataFrame, columns: Iterable[str]) -> None:
     """Store categorical columns as Python strings (or missing), whatever their raw dtype."""
     for col in columns:
         if col in frame.columns:
             s = frame[col]
             frame[col] = s.astype("object").where(s.isna(), s.astype(str))
+
+
+def id_text(ids: pd.Series) -> pd.Series:
+    """Ids as text (missing stays missing): ids are labels, never numbers.
+
+    CSV and Excel ids are read as text already; a Parquet or SQL column of numbers becomes
+    the digits it holds (``7.0`` from a float column with a blank is ``7``).
+
+    Examples
+    --------
+    >>> id_text(pd.Series([7.0, None, 12.5])).tolist()
+    ['7', None, '12.5']
+    """
+    if pd.api.types.is_float_dtype(ids):
+        whole = ids.notna() & (ids == ids.round())
+        text = ids.astype("object").where(ids.isna(), ids.astype(str))
+        text = text.mask(whole, ids[whole].astype("int64").astype(str))
+        return text.astype("object").where(ids.notna(), None)
+    text = ids.astype("object")
+    return text.where(ids.isna(), ids.astype(str).str.strip()).where(ids.notna(), None)
 
 
 def id_problems(frame: pd.DataFrame, id_col: str) -> list[str]:
@@ -200,9 +282,15 @@ def outcome_of(frame: pd.DataFrame, config: TaskConfig) -> tuple[pd.Series, list
     mapping |= {v: OPEN for v in t.open}
     outcome = text.map(mapping)
     problems = []
-    unmapped = text[outcome.isna()]
+    blank = text.isna()
+    if blank.any():
+        problems.append(
+            f"target.column '{col}': {int(blank.sum()):,} rows have no value (rows "
+            f"{_rows(frame.loc[blank, config.id_column])}); fill them in, or drop the rows"
+        )
+    unmapped = text[outcome.isna() & ~blank]
     if len(unmapped):
-        counts = unmapped.fillna("<blank>").value_counts()
+        counts = unmapped.value_counts()
         shown = ", ".join(f"{k!r} ({v:,} rows)" for k, v in counts.iloc[:_SHOW].items())
         problems.append(
             f"target.column '{col}': values not listed under target.positive, "

@@ -9,7 +9,6 @@ and ``as_of`` give byte-identical output.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,14 +22,25 @@ import pyarrow.parquet as pq
 from crm_predict import schema
 from crm_predict.age import rescale_horizons
 from crm_predict.bundle import ModelBundle
+from crm_predict.config import TaskConfig
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.assemble import input_fields, snapshot_for
 from crm_predict.features.cleaning import AS_OF
-from crm_predict.io import atomic_path, detect_format, iter_file
+from crm_predict.leadlist import ReadOptions, RowChecker, read_lead_list
 from crm_predict.loading import apply_joins, read_join_tables
 from crm_predict.retention import add_retention, churn_row_problems, is_churn, rank_column
+from crm_predict.safe_files import (
+    atomic_path,
+    check_output,
+    neutralise_formulas,
+    remove_stale_temps,
+    spill_folder,
+)
+from crm_predict.score_sql import upsert_scores
 from crm_predict.touch_source import TouchSource, open_touches
+
+_EXCEL_ROWS = 1_048_575
 
 
 @dataclass
@@ -55,52 +65,14 @@ def rejected_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected.csv")
 
 
-class _SeenIds:
-    """Hashes of the ids read so far, kept sorted: 8 bytes a lead, a binary search a lookup."""
-
-    def __init__(self) -> None:
-        self.hashes = np.empty(0, dtype=np.uint64)
-
-    def seen_before(self, hashed: np.ndarray) -> np.ndarray:
-        """Whether each hash was added by an earlier chunk."""
-        at = np.searchsorted(self.hashes, hashed).clip(max=max(len(self.hashes) - 1, 0))
-        return (self.hashes[at] == hashed) if len(self.hashes) else np.zeros(len(hashed), bool)
-
-    def add(self, hashed: np.ndarray) -> None:
-        """Remember a chunk's hashes (a merge of two sorted runs)."""
-        self.hashes = np.sort(np.concatenate([self.hashes, np.sort(hashed)]), kind="stable")
-
-
-def _row_problems(frame: pd.DataFrame, bundle: ModelBundle, seen: _SeenIds) -> pd.Series:
-    """A reason per row that cannot be scored ('' for rows that can)."""
-    config = bundle.config
-    id_col = config.id_column
-    reasons = pd.Series("", index=frame.index, dtype=object)
-    ids = frame[id_col]
-    reasons[ids.isna()] = f"missing {id_col}"
-    text_ids = ids.astype("object").where(ids.isna(), ids.astype(str))
-    hashed = pd.util.hash_array(text_ids.fillna("").to_numpy(dtype=object))
-    earlier = seen.seen_before(hashed)
-    dup = (pd.Series(hashed).duplicated().to_numpy() | earlier) & ids.notna().to_numpy()
-    reasons[dup & (reasons == "")] = f"duplicate {id_col}"
-    seen.add(hashed)
-    cleaner = bundle.pipeline[0]
-    checks = [(c, "number") for c in cleaner.numeric or []]
-    checks += [(c, "date") for c in cleaner.dates or []]
-    for col, kind in checks:
-        if col not in frame.columns:
-            continue
-        # Blank and placeholder cells are missing values, as in training, not bad numbers.
-        raw = schema.clean_text(frame[[col]], config.missing_values)[col]
-        parsed = pd.to_numeric(raw, errors="coerce") if kind == "number" else schema.to_dates(raw)
-        bad = raw.notna() & parsed.isna() & (reasons == "")
-        for idx in np.flatnonzero(bad.to_numpy()):
-            reasons.iat[idx] = f"{col}: {raw.iat[idx]!r} is not a {kind}"
-    return reasons
-
-
 def _chunks(
-    source: str | Path | None, chunksize: int, sql_url: str | None, query: str | None
+    source: str | Path | None,
+    chunksize: int,
+    sql_url: str | None,
+    query: str | None,
+    config: TaskConfig,
+    options: ReadOptions,
+    provided: list[str],
 ) -> Iterator[pd.DataFrame]:
     if query:
         if not sql_url:
@@ -110,13 +82,15 @@ def _chunks(
         engine = sa.create_engine(sql_url)
         try:
             with engine.connect() as conn:
-                yield from pd.read_sql_query(sa.text(query), conn, chunksize=chunksize)
+                for chunk in pd.read_sql_query(sa.text(query), conn, chunksize=chunksize):
+                    chunk[config.id_column] = schema.id_text(chunk[config.id_column])
+                    yield chunk
         finally:
             engine.dispose()
         return
     if source is None:
         raise CRMPredictError("give an input file, or --sql-url with --query")
-    yield from iter_file(source, chunksize)
+    yield from read_lead_list(source, config, chunksize, options, provided)
 
 
 class _Scorer:
@@ -233,6 +207,8 @@ def score_leads(
     progress=None,
     interval: ModelBundle | None = None,
     timing=None,
+    options: ReadOptions | None = None,
+    escape_formulas: bool = True,
 ) -> ScoreSummary:
     """Score a whole lead list from a file or a SQL query into ``output``.
 
@@ -241,7 +217,9 @@ def score_leads(
     bundle : ModelBundle
         The model (see :func:`crm_predict.tracking.unwrap_bundle`).
     output : str or Path
-        CSV or Parquet file. Rejected rows go to ``<stem>.rejected.csv`` beside it.
+        CSV, Parquet or Excel (``.xlsx``) file. Rejected rows go to
+        ``<stem>.rejected.csv`` beside it. Checked before any work: a known suffix, not
+        the input, a writable folder.
     as_of : str or Timestamp
         The date leads are seen from; also written as ``scored_at``.
     source : str or Path, optional
@@ -266,6 +244,12 @@ def score_leads(
         The task's time-to-event model (:mod:`crm_predict.timing_task`): adds
         ``p_convert_<h>d`` per horizon, ``p_ever``, ``median_days`` and ``expected_days``,
         each lead conditioned on having been open since its creation until ``as_of``.
+    options : ReadOptions, optional
+        ``sep``, ``encoding``, ``date_format`` overrides and ``strict`` header checking
+        (see :mod:`crm_predict.leadlist`).
+    escape_formulas : bool
+        Prefix text cells starting with ``=``, ``+``, ``-`` or ``@`` with ``'`` in CSV
+        and Excel output, so a spreadsheet shows them instead of running them.
 
     Notes
     -----
@@ -281,22 +265,31 @@ def score_leads(
     """
     start = time.perf_counter()
     output = Path(output)
-    out_format = detect_format(output)
+    out_format = check_output(output, [source] if source else [], ("csv", "parquet", "excel"))
+    check_output(rejected_path(output), [source] if source else [], ("csv",))
+    if sql_table and not sql_url:
+        raise CRMPredictError("--sql-table needs --sql-url")
     as_of = pd.Timestamp(as_of)
+    config = bundle.config
     scorer = _Scorer(bundle, as_of, activities, interval, timing)
-    seen = _SeenIds()
+    options = options or ReadOptions()
+    cleaner = bundle.pipeline[0]
+    checker = RowChecker(
+        config, list(cleaner.numeric or []), list(cleaner.dates or []), as_of, options.date_format
+    )
+    provided = [c for t in scorer.tables.values() for c in t.columns]
     rejected: list[pd.DataFrame] = []
     n_read = 0
-    spill_dir = output.parent if output.parent.exists() else None
-    with tempfile.TemporaryDirectory(prefix=".crm-predict-score-", dir=spill_dir) as tmp:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(output.parent)
+    with spill_folder(output.parent) as tmp:
         spill = Path(tmp) / "scored.parquet"
         writer = None
-        for chunk in _chunks(source, chunksize, sql_url, query):
+        for chunk in _chunks(source, chunksize, sql_url, query, config, options, provided):
             chunk = chunk.reset_index(drop=True)
-            _require_id(chunk, bundle)
-            problems = _row_problems(chunk, bundle, seen)
-            if bundle.config.churn is not None:
-                problems = churn_row_problems(chunk, bundle.config, as_of, problems)
+            problems, parsed = checker.check(chunk)
+            if config.churn is not None:
+                problems = churn_row_problems(chunk, config, as_of, problems)
             bad = (problems != "").to_numpy()
             if bad.any():
                 rejected.append(chunk[bad].assign(reason=problems[bad].to_numpy()))
@@ -305,7 +298,7 @@ def score_leads(
                 progress(n_read)
             if bad.all():
                 continue
-            scored = scorer.score(chunk[~bad])
+            scored = scorer.score(parsed[~bad])
             scored["model"] = model_label
             scored["scored_at"] = as_of.isoformat()
             table = pa.Table.from_pandas(scored, preserve_index=False)
@@ -314,44 +307,41 @@ def score_leads(
             writer.write_table(table.cast(writer.schema))
         if writer is None:
             if rejected:
-                _write_rejected(rejected, output)
+                _write_rejected(rejected, output, escape_formulas)
                 raise CRMPredictError(
                     f"none of the {n_read:,} rows could be scored; reasons in "
                     f"{rejected_path(output)}"
                 )
             raise CRMPredictError("the lead list has no rows")
         writer.close()
-        n_scored = _rank_and_write(spill, output, out_format, rank_column(bundle.config))
+        n_scored = _rank_and_write(spill, output, out_format, rank_column(config), escape_formulas)
         if sql_table:
-            if not sql_url:
-                raise CRMPredictError("--sql-table needs --sql-url")
-            upsert_scores(output, out_format, sql_url, sql_table, bundle.config.id_column)
-    rej = _write_rejected(rejected, output) if rejected else None
+            upsert_scores(output, out_format, sql_url, sql_table, config.id_column)
+    rej = _write_rejected(rejected, output, escape_formulas) if rejected else None
+    if rej is None:
+        # A rejected file from an earlier run would be read as this run's.
+        rejected_path(output).unlink(missing_ok=True)
     return ScoreSummary(
         n_read, n_scored, n_read - n_scored, output, rej, time.perf_counter() - start
     )
 
 
-def _write_rejected(rejected: list[pd.DataFrame], output: Path) -> Path:
+def _write_rejected(rejected: list[pd.DataFrame], output: Path, escape: bool = True) -> Path:
     path = rejected_path(output)
+    frame = pd.concat(rejected, ignore_index=True)
     with atomic_path(path) as tmp:
-        pd.concat(rejected, ignore_index=True).to_csv(tmp, index=False)
+        (neutralise_formulas(frame) if escape else frame).to_csv(tmp, index=False)
     return path
 
 
-def _require_id(chunk: pd.DataFrame, bundle: ModelBundle) -> None:
-    id_col = bundle.config.id_column
-    if id_col not in chunk.columns:
-        raise CRMPredictError(
-            f"column '{id_col}' is missing from the lead list (asked for by id_column)"
-        )
-
-
-def _rank_and_write(spill: Path, output: Path, out_format: str, by: str = "p_convert") -> int:
+def _rank_and_write(
+    spill: Path, output: Path, out_format: str, by: str = "p_convert", escape: bool = True
+) -> int:
     """Rank every lead by ``by`` (ties keep input order; missing last) and write the output.
 
     ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
-    (:func:`crm_predict.retention.rank_column`).
+    (:func:`crm_predict.retention.rank_column`). CSV and Excel cells that would run as
+    formulas are neutralised when ``escape`` is set.
     """
     p = pq.read_table(spill, columns=[by]).column(0).to_numpy(zero_copy_only=False)
     p = np.where(np.isnan(p), -np.inf, p)
@@ -362,6 +352,12 @@ def _rank_and_write(spill: Path, output: Path, out_format: str, by: str = "p_con
     percentile = np.round(100.0 * (n - rank + 1) / n, 2)
     source = pq.ParquetFile(spill)
     offset = 0
+    excel: list[pd.DataFrame] = []
+    if out_format == "excel" and n > _EXCEL_ROWS:
+        raise CRMPredictError(
+            f"{n:,} scored rows do not fit an Excel sheet ({_EXCEL_ROWS:,} rows at most); "
+            "write .csv or .parquet"
+        )
     with atomic_path(output) as tmp:
         writer = None
         for i in range(source.num_row_groups):
@@ -376,43 +372,14 @@ def _rank_and_write(spill: Path, output: Path, out_format: str, by: str = "p_con
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
+                continue
+            part = neutralise_formulas(part) if escape else part
+            if out_format == "excel":
+                excel.append(part)
             else:
                 part.to_csv(tmp, mode="a", header=i == 0, index=False)
         if writer is not None:
             writer.close()
+        if excel:
+            pd.concat(excel, ignore_index=True).to_excel(tmp, index=False, engine="openpyxl")
     return n
-
-
-def upsert_scores(output: Path, out_format: str, url: str, table: str, id_column: str) -> None:
-    """Insert or replace the scored rows of ``output`` in ``table``, keyed by ``id_column``.
-
-    Rows go to a staging table first; the delete of old rows and the insert of new ones
-    happen in one transaction.
-    """
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    staging = f"{table}__staging"
-    reader = (
-        (b.to_pandas() for b in pq.ParquetFile(output).iter_batches(batch_size=50_000))
-        if out_format == "parquet"
-        else pd.read_csv(output, chunksize=50_000, keep_default_na=False, na_values=[""])
-    )
-    try:
-        with engine.begin() as conn:
-            for i, part in enumerate(reader):
-                part.to_sql(staging, conn, if_exists="replace" if i == 0 else "append", index=False)
-            q = engine.dialect.identifier_preparer.quote
-            if sa.inspect(conn).has_table(table):
-                conn.execute(
-                    sa.text(
-                        f"DELETE FROM {q(table)} WHERE {q(id_column)} IN "
-                        f"(SELECT {q(id_column)} FROM {q(staging)})"
-                    )
-                )
-                conn.execute(sa.text(f"INSERT INTO {q(table)} SELECT * FROM {q(staging)}"))
-                conn.execute(sa.text(f"DROP TABLE {q(staging)}"))
-            else:
-                conn.execute(sa.text(f"ALTER TABLE {q(staging)} RENAME TO {q(table)}"))
-    finally:
-        engine.dispose()

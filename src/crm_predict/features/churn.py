@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from crm_predict.features._base import check_frame
 from crm_predict.features.cleaning import AS_OF
 
+_NUMBERS = ("escalated", "score", "usage", "old_revenue", "new_revenue")
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "tickets": ("customer_id", "opened_at", "closed_at", "escalated"),
     "surveys": ("customer_id", "survey", "score", "answered_at"),
@@ -287,6 +288,10 @@ def read_churn_tables(config) -> tuple[dict[str, pd.DataFrame], list[str]]:
         for col in canonical:
             if col in table.columns and col.endswith(("_at",)):
                 table[col] = pd.to_datetime(table[col], errors="coerce")
+            elif col in _NUMBERS and col in table and not pd.api.types.is_bool_dtype(table[col]):
+                # CSV cells arrive as text (crm_predict.io); these columns are numbers.
+                flag = table[col].replace({"True": "1", "False": "0"})
+                table[col] = pd.to_numeric(flag, errors="coerce")
         if "customer_id" in table.columns:
             table["customer_id"] = table["customer_id"].astype(str)
         tables[name] = table

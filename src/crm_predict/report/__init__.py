@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from crm_predict.bundle import ModelBundle
-from crm_predict.io import atomic_path
+from crm_predict.leadlist import ReadOptions
 from crm_predict.report.build import ReportData, build_report
 from crm_predict.report.html import render_html
+from crm_predict.safe_files import atomic_path, check_output
 
 __all__ = ["ReportData", "build_report", "render_html", "write_report"]
 
@@ -31,6 +32,7 @@ def write_report(
     drift: dict | None = None,
     timing=None,
     bayes: ModelBundle | None = None,
+    options: ReadOptions | None = None,
 ) -> Path:
     """Score a lead list and write the manager's report to ``output``.
 
@@ -59,6 +61,8 @@ def write_report(
     bayes : ModelBundle, optional
         The task's Bayesian model: adds each lead's 90% interval, its segment rates and
         its per-field effects (see :func:`crm_predict.report.build.build_report`).
+    options : ReadOptions, optional
+        How to read the lead list, as for scoring (:mod:`crm_predict.leadlist`).
 
     Returns
     -------
@@ -72,6 +76,8 @@ def write_report(
     >>> write_report(bundle, "open_leads.csv", "report.html", "2025-01-01", label)  # doctest: +SKIP
     PosixPath('report.html')
     """
+    output = Path(output)
+    check_output(output, [source], ("html",))
     data = build_report(
         bundle,
         source,
@@ -81,10 +87,10 @@ def write_report(
         activities=activities,
         timing=timing,
         bayes=bayes,
+        options=options,
     )
     data.drift = drift
     text = render_html(data)
-    output = Path(output)
     with atomic_path(output) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from crm_predict.bundle import ModelBundle
-from crm_predict.exceptions import CRMPredictError
-from crm_predict.io import iter_file, read_table
+from crm_predict.exceptions import CRMPredictError, InputWarning
+from crm_predict.io import read_table
+from crm_predict.leadlist import ReadOptions, RowChecker, read_lead_list
 from crm_predict.loading import apply_joins
 from crm_predict.report.cx import build_cx
 from crm_predict.report.drivers import Drivers, Waterfall, explain_leads
@@ -172,6 +174,7 @@ def build_report(
     chunksize: int = 50_000,
     timing=None,
     bayes: ModelBundle | None = None,
+    options: ReadOptions | None = None,
 ) -> ReportData:
     """Score a lead list and gather everything the report shows.
 
@@ -202,6 +205,8 @@ def build_report(
     bayes : ModelBundle, optional
         The task's Bayesian model (when ``bundle`` is another one): it adds each lead's
         90% interval, its segment rates and its per-field effects beside the main model's.
+    options : ReadOptions, optional
+        How to read the lead list, as for scoring (:mod:`crm_predict.leadlist`).
 
     Returns
     -------
@@ -228,6 +233,7 @@ def build_report(
             chunksize=chunksize,
             timing=timing,
             interval=bayes,
+            options=options,
         )
         leads = pd.read_parquet(summary.output)
         rejected = _rejected(summary.rejected)
@@ -238,7 +244,11 @@ def build_report(
     scorer = _Scorer(bundle, as_of, activities)
     owner_field = owner_field_of(bundle)
     wanted = [c for c in dict.fromkeys([owner_field, *config.segments]) if c]
-    raw, joined = _read_joined(source, scorer, wanted, chunksize)
+    quiet = ReadOptions(options.sep, options.encoding, options.date_format) if options else None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)  # said once, by the score run
+        raw, joined = _read_joined(source, scorer, wanted, chunksize, quiet)
     first = pd.Series(np.arange(len(raw)), index=joined[id_col].to_numpy())
     first = first[~first.index.duplicated()]
     pos = first.reindex(leads[id_col].to_numpy())
@@ -283,14 +293,28 @@ def build_report(
 
 
 def _read_joined(
-    source: str | Path, scorer: _Scorer, wanted: list[str], chunksize: int
+    source: str | Path,
+    scorer: _Scorer,
+    wanted: list[str],
+    chunksize: int,
+    options: ReadOptions | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The raw lead list, and per row its id as the score file writes it plus ``wanted``
     joined fields. Read in the same chunks as the score run, so ids are typed alike."""
     config = scorer.bundle.config
     raws, joins = [], []
-    for chunk in iter_file(source, chunksize):
-        chunk = chunk.reset_index(drop=True)
+    provided = [c for t in scorer.tables.values() for c in t.columns]
+    cleaner = scorer.bundle.pipeline[0]
+    # Dates parsed as the score run parsed them (one format per column).
+    checker = RowChecker(
+        config,
+        list(cleaner.numeric or []),
+        list(cleaner.dates or []),
+        scorer.as_of,
+        options.date_format if options else None,
+    )
+    for chunk in read_lead_list(source, config, chunksize, options, provided):
+        chunk = checker.check(chunk)[1]
         joined = apply_joins(chunk, config, scorer.tables)
         keep = joined[[c for c in wanted if c in joined.columns]].copy()
         keep[config.id_column] = joined[config.id_column].astype(str)
