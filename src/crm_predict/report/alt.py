@@ -114,3 +114,17 @@ def curves_alt(field: str, curves: Sequence[Mapping]) -> str:
         if len(c["days"])
     ]
     return f"Share of leads converted by days since creation, by {field}: " + "; ".join(items)
+
+
+def waterfall_alt(
+    lead_id: str, steps: Sequence[tuple[str, float]], base: float, score: float
+) -> str:
+    """The waterfall's numbers in words, for the chart's alt text.
+
+    Examples
+    --------
+    >>> waterfall_alt("L-1", [("Source = referral", 0.12)], 0.2, 0.32)
+    'Score of lead L-1 built up: starting point 20%; Source = referral +12.0 pts; score 32%'
+    """
+    parts = [f"starting point {base:.0%}", *(f"{label} {strength(p)}" for label, p in steps)]
+    return f"Score of lead {lead_id} built up: {'; '.join(parts)}; score {score:.0%}"

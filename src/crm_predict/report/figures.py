@@ -21,7 +21,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from crm_predict.reasons import label_of, strength
+from crm_predict.reasons import label_of, strength, value_text
 
 UP, DOWN, MAIN, MUTED = "#1a7f4b", "#c0392b", "#2457a6", "#9aa3ad"
 START = "Starting point"  # the model's score before any field is known
@@ -224,20 +224,6 @@ def plot_waterfall(
     return ax
 
 
-def waterfall_alt(
-    lead_id: str, steps: Sequence[tuple[str, float]], base: float, score: float
-) -> str:
-    """The waterfall's numbers in words, for the chart's alt text.
-
-    Examples
-    --------
-    >>> waterfall_alt("L-1", [("Source = referral", 0.12)], 0.2, 0.32)
-    'Score of lead L-1 built up: starting point 20%; Source = referral +12.0 pts; score 32%'
-    """
-    parts = [f"starting point {base:.0%}", *(f"{label} {strength(p)}" for label, p in steps)]
-    return f"Score of lead {lead_id} built up: {'; '.join(parts)}; score {score:.0%}"
-
-
 def _running(base: float, steps: Sequence[tuple[str, float]]) -> list[float]:
     return list(base + np.cumsum([p for _, p in steps])) if steps else [base]
 
@@ -371,7 +357,8 @@ def plot_segment_forest(
             color=colour,
             markerfacecolor="white" if thin else colour,
         )
-        labels.append(f"{label_of(str(row.field))}: {row.level}" + (" (thin data)" if thin else ""))
+        shown = f"{label_of(str(row.field))}: {value_text(row.level)}"
+        labels.append(shown + (" (thin data)" if thin else ""))
     if overall is not None:
         ax.axvline(overall, color="#555", linestyle="--", linewidth=0.9)
     _labels(ax, labels)

@@ -100,7 +100,7 @@ def _waterfalls(data: ReportData) -> list[dict]:
             "fig": embed(
                 lambda ax, w=w: figures.plot_waterfall(w.steps, w.base, w.score, ax=ax),
                 (6.2, 0.3 * (len(w.steps) + 2) + 0.9),
-                figures.waterfall_alt(w.lead_id, w.steps, w.base, w.score),
+                alt.waterfall_alt(w.lead_id, w.steps, w.base, w.score),
             ),
         }
         for w in data.waterfalls
