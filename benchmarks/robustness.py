@@ -96,9 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bayes", action="store_true", help="also fit the Bayesian model")
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument(
-        "--recent-days", type=int, default=None, help="set calibration.recent_days"
-    )
+    parser.add_argument("--recent-days", type=int, default=None, help="set calibration.recent_days")
     args = parser.parse_args()
     rows = [run(t, args.bayes, args.recent_days) for t in args.tasks.split(",")]
     print(
