@@ -10,8 +10,9 @@ Networking is blocked three ways, so a page that tries to reach out is caught, n
 all URLs but ``file:`` and ``data:`` are refused by ``Network.setBlockedURLs``, the proxy
 is a closed local port and every host name resolves to nothing.
 
-Regenerate the README screenshot with
-``python -m tests.browser demo_output/report.html docs/report.png``.
+Regenerate the README screenshots with
+``python -m tests.browser demo_output/report.html docs/report.png`` and, for a phone,
+``python -m tests.browser demo_output/report.html docs/report-phone.png 1800 390``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class PageRun:
     warnings: list[str] = field(default_factory=list)
     height: int = 0
     screenshot: bytes = b""
+    probe: object = None
 
     @property
     def network_requests(self) -> list[str]:
@@ -158,6 +160,7 @@ def open_page(
     clip_height: int | None = None,
     binary: str | None = None,
     settle: float = 0.5,
+    probe: str | None = None,
 ) -> PageRun:
     """Load ``page`` in headless Chromium offline; return requests, errors and a screenshot.
 
@@ -173,6 +176,9 @@ def open_page(
         The browser (default: :func:`find_chromium`).
     settle : float
         Seconds to keep listening after the load event, for late requests or errors.
+    probe : str, optional
+        A JavaScript expression evaluated once the page has loaded; its JSON value lands
+        in ``PageRun.probe`` (layout measures, computed styles).
 
     Returns
     -------
@@ -196,13 +202,20 @@ def open_page(
             cdp.send("Network.setBlockedURLs", {"urls": blocked}, session=session)
             cdp.send(
                 "Emulation.setDeviceMetricsOverride",
-                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
                 session=session,
             )
             cdp.events.clear()
             cdp.send("Page.navigate", {"url": url}, session=session)
             cdp.wait_for("Page.loadEventFired", 60)
             time.sleep(settle)
+            if probe is not None:
+                result = cdp.send(
+                    "Runtime.evaluate",
+                    {"expression": probe, "returnByValue": True},
+                    session=session,
+                )["result"]
+                run.probe = result.get("value")
             metrics = cdp.send("Page.getLayoutMetrics", session=session)
             run.height = int(metrics["cssContentSize"]["height"])
             height = run.height if clip_height is None else min(clip_height, run.height)
@@ -251,10 +264,11 @@ def _record(event: dict, run: PageRun, urls: dict[str, str]) -> None:
 
 
 def main() -> None:
-    """``python -m tests.browser REPORT.html SCREENSHOT.png [HEIGHT]``."""
+    """``python -m tests.browser REPORT.html SCREENSHOT.png [HEIGHT] [WIDTH]``."""
     page, out = sys.argv[1], Path(sys.argv[2])
     height = int(sys.argv[3]) if len(sys.argv) > 3 else 1500
-    run = open_page(page, clip_height=height)
+    width = int(sys.argv[4]) if len(sys.argv) > 4 else 1280
+    run = open_page(page, width=width, clip_height=height)
     if run.errors or run.network_requests:
         sys.exit(f"errors: {run.errors}; network requests: {run.network_requests}")
     out.write_bytes(run.screenshot)

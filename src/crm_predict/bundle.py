@@ -19,7 +19,7 @@ from crm_predict.explain import bayes_contributions, contributions, explainable
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.cleaning import AS_OF
 from crm_predict.grades import assign_grades
-from crm_predict.reasons import FieldRates, top_reasons
+from crm_predict.reasons import MIN_POINTS, FieldRates, top_reasons
 
 
 @dataclass
@@ -117,7 +117,10 @@ class ModelBundle:
                 contrib = with_age(contrib, offset)
                 values[AGE_FIELD] = np.round(age["age_days"].to_numpy(dtype=float))
             out["p_convert"] = contrib.p
-            reasons = top_reasons(contrib.points, contrib.fields, values, self.rates)
+            floor = reason_floor(self.config)
+            reasons = top_reasons(
+                contrib.points, contrib.fields, values, self.rates, min_points=floor
+            )
             out = pd.concat([out, reasons.set_index(out.index)], axis=1)
         else:
             p = self.pipeline.predict_proba(frame)[:, 1]
@@ -128,6 +131,20 @@ class ModelBundle:
             assign_grades(out["p_convert"].to_numpy(), self.grade_cutoffs),
         )
         return out
+
+
+def reason_floor(config: TaskConfig) -> float:
+    """The weakest push, in percentage points, that reasons quote (``reason_min_points``).
+
+    A config pickled in a bundle saved before the key existed has no such attribute; the
+    default :data:`crm_predict.reasons.MIN_POINTS` holds then.
+
+    Examples
+    --------
+    >>> reason_floor(load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
+    1.0
+    """
+    return float(getattr(config, "reason_min_points", MIN_POINTS))
 
 
 def reason_values(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:

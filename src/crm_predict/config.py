@@ -103,6 +103,12 @@ class TaskConfig(_Strict):
         default_factory=lambda: {"A": 0.6, "B": 0.4, "C": 0.2},
         description="lowest calibrated probability of grades A, B and C; below C is D",
     )
+    reason_min_points: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="weakest push, in percentage points of the score, that a reason quotes",
+    )
     split: SplitSpec = Field(default_factory=SplitSpec)
     bayes: BayesSpec = Field(default_factory=BayesSpec)
     timing: TimingSpec = Field(default_factory=TimingSpec)

@@ -145,7 +145,7 @@ def test_contributions_add_up_to_the_score_and_reasons_follow_them(result, rows,
     np.testing.assert_allclose(c.p, pipeline.predict_proba(rows)[:, 1], rtol=1e-9)
     out = scores(result, name, rows)
     top = c.points.argmax(axis=1)
-    pushes_up = c.points.max(axis=1) > 0
+    pushes_up = c.points.max(axis=1) >= result.config.reason_min_points / 100
     assert (out["reason_for_1_field"][pushes_up] == np.array(c.fields)[top][pushes_up]).all()
 
 

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 
 from crm_predict.datasets import make_leads
 from crm_predict.models import bayes as bayes_module
-from crm_predict.report import build, build_report, figures, render_html, write_report
+from crm_predict.report import build, build_report, figures, render_html, sections, write_report
 from crm_predict.report.html import num, pct, pts
 from crm_predict.score import score_leads
 from crm_predict.train import train_task
@@ -206,9 +206,43 @@ def test_summary_states_auc_lift_and_grades(html, bundle):
     card = bundle.card
     assert f"ROC AUC {card['metrics']['roc_auc']:.2f}" in html
     top = card["lift"][0]
-    assert f"the top 10% of leads convert {top['lift']:.1f}× more often than average" in html
+    multiple = top["rate"] / bundle.rates.overall
+    assert f"convert at {pct(top['rate'])}, {multiple:.1f}× the average" in html
     assert "Conversion by grade on the test leads" in html
     assert f"{card['n_train']:,} closed leads" in html
+    cut = bundle.grade_cutoffs
+    assert f"{pct(cut['A'])} or more" in html and f"below {pct(cut['C'])}" in html
+
+
+def test_the_average_is_stated_once_and_quoted_alike_everywhere(html, bundle, scored):
+    average = pct(bundle.rates.overall)
+    assert html.count("<b>The average:</b>") == 1
+    assert f"<b>The average:</b> {average} of the" in html
+    quoted = set(re.findall(r"vs ([\d.]+%) overall", html))
+    texts = scored.filter(regex=r"^reason_(for|against)_\d+$").fillna("").to_numpy().ravel()
+    quoted |= {m for t in texts for m in re.findall(r"vs ([\d.]+%) overall", t)}
+    assert quoted == {average}
+
+
+@pytest.mark.parametrize(
+    ("auc", "baseline", "words"),
+    [
+        (0.71, 0.72, "as well as the model"),
+        (0.71, 0.70, "as well as the model"),
+        (0.80, 0.72, "better than a simple scorecard"),
+    ],
+)
+def test_the_leaderboard_is_one_plain_sentence(auc, baseline, words):
+    assert words in sections.leaderboard(auc, baseline)
+    assert sections.leaderboard(auc, None) == ""
+
+
+def test_least_promising_lists_are_headed_for_low_scores(html):
+    lists = html.split("Least promising leads of ")[1:]
+    assert lists
+    for part in lists:
+        table = part.split("</table>")[0]
+        assert "<th>Why it scores low</th>" in table and "Why it scores high" not in table
 
 
 def test_report_without_owner_field_has_no_owner_lists(bundle, leads, monkeypatch):
@@ -327,13 +361,15 @@ def test_bayesian_model_report_shows_intervals_and_the_segment_forest(leads, tmp
     score_leads(bayes, out, as_of=AS_OF, source=leads)
     scored = pd.read_csv(out).set_index("lead_id")
     rows = _parse(html).rows
-    assert rows and all(r["reasons"] for r in rows)
+    assert rows and any(r["reasons"] for r in rows)
+    reason_columns = [c for c in scored.columns if re.fullmatch(r"reason_(for|against)_\d+", c)]
     for row in rows:
         attrs, expected = row["attrs"], scored.loc[row["attrs"]["data-lead-id"]]
         for key, column in (("data-p", "p_convert"), ("data-p-low", "p_low")):
             assert float(attrs[key]) == pytest.approx(expected[column], rel=1e-12)
         assert float(attrs["data-p-high"]) == pytest.approx(expected["p_high"], rel=1e-12)
-        assert row["reasons"]["reason_for_1"] == expected["reason_for_1"]
+        wanted = {c: expected[c] for c in reason_columns if isinstance(expected[c], str)}
+        assert row["reasons"] == wanted
     assert data.drivers is not None and len(data.waterfalls) == 5
     for w in data.waterfalls:
         assert w.base + sum(p for _, p in w.steps) == pytest.approx(w.score, abs=1e-9)

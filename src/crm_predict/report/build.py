@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.bundle import ModelBundle
+from crm_predict.bundle import ModelBundle, reason_floor
 from crm_predict.exceptions import CRMPredictError, InputWarning
 from crm_predict.io import read_table
 from crm_predict.leadlist import ReadOptions, RowChecker, read_lead_list
 from crm_predict.loading import apply_joins
+from crm_predict.reasons import MIN_POINTS
 from crm_predict.report.cx import build_cx
 from crm_predict.report.drivers import Drivers, Waterfall, explain_leads
 from crm_predict.retention import is_churn
@@ -89,6 +90,10 @@ class ReportData:
         (:meth:`crm_predict.monitor.DriftResult.to_dict`), computed elsewhere.
     kind : str
         ``conversion`` or ``churn`` (the page then speaks of customers and churn).
+    grade_cutoffs : dict
+        Lowest score of grades A, B and C (below C: D).
+    min_points : float
+        The weakest push, in percentage points, that the reasons quote.
     cx : CXData or None
         Churn tasks: the CX metrics and the at-risk list (:mod:`crm_predict.report.cx`).
         ``leads`` then also carries ``p_convert`` equal to the score file's ``p_churn``,
@@ -115,6 +120,8 @@ class ReportData:
     drift: dict | None = None
     timing: dict | None = None
     kind: str = "conversion"
+    grade_cutoffs: dict[str, float] = field(default_factory=dict)
+    min_points: float = MIN_POINTS
     cx: object | None = None
 
     @property
@@ -288,6 +295,8 @@ def build_report(
         grade_counts={g: int(counts.get(g, 0)) for g in ("A", "B", "C", "D")},
         timing=dict(timing.card) if timing is not None else None,
         kind="churn" if is_churn(config) else "conversion",
+        grade_cutoffs=dict(bundle.grade_cutoffs),
+        min_points=reason_floor(config),
         cx=build_cx(config, as_of, leads, top) if config.churn_history is not None else None,
     )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from crm_predict.report import figures
+from crm_predict.report import alt, figures
 from crm_predict.report.build import ReportData
 
 BEESWARM_FIELDS = 12
@@ -99,7 +99,7 @@ def model_charts(data: ReportData) -> dict[str, Chart | None]:
         out["drivers"] = embed(
             lambda ax: figures.plot_drivers(table, ax=ax),
             (7.5, 0.3 * len(table) + 1.0),
-            "Average effect of each CRM field on lead scores",
+            alt.drivers_alt(table),
         )
         k = min(BEESWARM_FIELDS, drivers.points.shape[1])
         labels = drivers.table["label"].head(k).tolist()
@@ -108,25 +108,25 @@ def model_charts(data: ReportData) -> dict[str, Chart | None]:
                 drivers.points[:, :k], labels, drivers.colour[:, :k], ax=ax
             ),
             (9.0, 0.42 * k + 1.1),
-            "Effect of each CRM field, one dot per lead",
+            alt.beeswarm_alt(drivers.points[:, :k], labels),
         )
     if data.bayes_segments is not None and len(data.bayes_segments):
         forest = _forest_table(data.bayes_segments)
         out["forest"] = embed(
             lambda ax: figures.plot_segment_forest(forest, overall=data.overall_rate, ax=ax),
             (7.5, 0.26 * len(forest) + 1.0),
-            "Conversion rate per segment level with 90% intervals",
+            alt.forest_alt(forest),
         )
     if data.card.get("calibration"):
         out["calibration"] = embed(
             lambda ax: figures.plot_calibration_table(data.card["calibration"], ax=ax),
             (4.8, 4.0),
-            "Calibration curve on the test leads",
+            alt.calibration_alt(data.card["calibration"]),
         )
     if data.card.get("lift"):
         out["lift"] = embed(
             lambda ax: figures.plot_lift_table(data.card["lift"], ax=ax),
             (4.8, 4.0),
-            "Conversion rate per tenth of the ranked test leads",
+            alt.lift_alt(data.card["lift"]),
         )
     return out

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from crm_predict.age import AGE_FIELD, age_offsets, with_age
-from crm_predict.bundle import ModelBundle, reason_values
+from crm_predict.bundle import ModelBundle, reason_floor, reason_values
 from crm_predict.explain import contributions
-from crm_predict.reasons import label_of
+from crm_predict.reasons import N_AGAINST, N_FOR, field_value, label_of
 from crm_predict.retention import is_churn
 from crm_predict.score import _Scorer
 
@@ -153,49 +153,43 @@ def explain_leads(
                 colour[:, i] = col.rank(pct=True).to_numpy(dtype=float)
     drivers = Drivers(table, points[:, order], colour, len(picked))
     waterfalls = []
+    columns = {c: values[c].array for c in values.columns}
+    floor = reason_floor(bundle.config) / 100
     for r in np.searchsorted(rows, detail):
+        kept = bars(contrib.points[r], floor)
         steps = [
-            (_shown(values, r, f), float(v))
-            for f, v in zip(contrib.fields, contrib.points[r], strict=True)
+            (
+                bundle.rates.what(contrib.fields[j], field_value(columns, r, contrib.fields[j])),
+                float(contrib.points[r, j]),
+            )
+            for j in kept
         ]
-        steps.sort(key=lambda s: -abs(s[1]))
-        kept, rest = steps[:DETAIL_STEPS], steps[DETAIL_STEPS:]
-        if rest:
-            kept.append((f"{len(rest)} other fields", float(sum(p for _, p in rest))))
+        rest = np.delete(contrib.points[r], kept)
+        if len(rest):
+            steps.append((f"{len(rest)} other fields", float(rest.sum())))
         waterfalls.append(
             Waterfall(
                 str(leads[bundle.config.id_column].iloc[rows[r]]),
                 float(contrib.p_base[r]),
                 float(contrib.p[r]),
-                kept,
+                steps,
             )
         )
     return drivers, waterfalls
 
 
-def _shown(values: pd.DataFrame, row: int, name: str) -> str:
-    """``Field = value`` as a manager reads it, for a waterfall row."""
-    label = label_of(name)
-    if name in values.columns:
-        return f"{label} = {_short(values[name].iloc[row])}"
-    prefix = f"{name}__"
-    parts = {c[len(prefix) :]: values[c].iloc[row] for c in values.columns if c.startswith(prefix)}
-    shares = {k: float(v) for k, v in parts.items() if pd.notna(v)}
-    if not shares:
-        return f"{label}: none recorded"
-    best = max(shares, key=shares.__getitem__)
-    return f"{label}: mostly {label_of(best).lower()} ({shares[best]:.0%})"
+def bars(points: np.ndarray, floor: float) -> list[int]:
+    """The fields a waterfall draws, largest push first: every field the score file gives
+    as a reason (:func:`crm_predict.reasons.top_reasons`), then the largest of the rest, up
+    to :data:`DETAIL_STEPS`.
 
-
-def _short(value) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        return "not recorded"
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, pd.Timestamp):
-        return f"{value.day} {value:%b %Y}"
-    if isinstance(value, int | float | np.number):
-        v = float(value)
-        return f"{v:,.0f}" if abs(v) >= 10 or v.is_integer() else f"{v:.2g}"
-    text = str(value)
-    return {"True": "yes", "False": "no"}.get(text, text if len(text) <= 40 else text[:39] + "…")
+    Examples
+    --------
+    >>> bars(np.array([0.001, 0.05, -0.02, 0.0]), 0.01)[:2]
+    [1, 2]
+    """
+    ups = [int(j) for j in np.argsort(-points, kind="stable")[:N_FOR] if points[j] >= floor]
+    downs = [int(j) for j in np.argsort(points, kind="stable")[:N_AGAINST] if points[j] <= -floor]
+    largest = [int(j) for j in np.argsort(-np.abs(points), kind="stable")]
+    kept = list(dict.fromkeys([*ups, *downs, *largest]))[: max(DETAIL_STEPS, len(ups) + len(downs))]
+    return sorted(kept, key=lambda j: -abs(points[j]))

@@ -21,7 +21,10 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crm_predict.reasons import label_of, strength, value_text
+
 UP, DOWN, MAIN, MUTED = "#1a7f4b", "#c0392b", "#2457a6", "#9aa3ad"
+START = "Starting point"  # the model's score before any field is known
 SECOND = "#e69f00"  # the Bayesian model beside the main one (colour-blind safe)
 _VALUE_CMAP = LinearSegmentedColormap.from_list("crm_value", ["#2f6fd0", "#b8b8d0", "#d63b3b"])
 _PERCENT = PercentFormatter(xmax=1.0, decimals=0)
@@ -195,10 +198,10 @@ def plot_waterfall(
     --------
     >>> ax = plot_waterfall([("Source = referral", 0.12), ("Region = EMEA", -0.03)], 0.2, 0.29)
     >>> [t.get_text() for t in ax.get_yticklabels()][0]
-    'Average lead'
+    'Starting point'
     """
     ax = _axes(ax)
-    rows = ["Average lead", *(label for label, _ in steps), "This lead's score"]
+    rows = [START, *(label for label, _ in steps), "This lead's score"]
     level = base
     ax.barh(0, base, color=MUTED, height=0.6)
     ax.text(base, 0, f" {base:.0%}", va="center", fontsize=8)
@@ -207,9 +210,7 @@ def plot_waterfall(
         ax.barh(i, points, left=level, color=colour, height=0.6)
         ax.plot([level, level], [i - 1.3, i + 0.3], color="#bbb", linewidth=0.6, zorder=0)
         end = level + points
-        ax.text(
-            max(level, end), i, f" {points * 100:+.1f} pp", va="center", fontsize=8, color=colour
-        )
+        ax.text(max(level, end), i, f" {strength(points)}", va="center", fontsize=8, color=colour)
         level = end
     last = len(rows) - 1
     ax.barh(last, score, color=MAIN, height=0.6)
@@ -294,7 +295,9 @@ def plot_lift_table(records: Sequence[Mapping], ax: Axes | None = None) -> Axes:
     colours = [MAIN if lift >= 1 else MUTED for lift in table["lift"].fillna(0)]
     ax.bar(table["group"], table["rate"], color=colours, width=0.7)
     ax.axhline(overall, color="#555", linestyle="--", linewidth=0.9)
-    ax.text(groups + 0.45, overall, f"average {overall:.0%}", fontsize=8, va="bottom", ha="right")
+    ax.text(
+        groups + 0.45, overall, f"all test leads {overall:.0%}", fontsize=8, va="bottom", ha="right"
+    )
     for g, rate, lift in zip(table["group"], table["rate"], table["lift"], strict=True):
         if np.isfinite(lift):
             ax.text(g, rate, f"{lift:.1f}×", ha="center", va="bottom", fontsize=7)
@@ -340,8 +343,6 @@ def plot_segment_forest(
     >>> [t.get_text() for t in plot_segment_forest(t, overall=0.21).get_yticklabels()]
     ['Source: web', 'Source: podcast (thin data)']
     """
-    from crm_predict.reasons import label_of
-
     ax = _axes(ax)
     labels = []
     for i, row in enumerate(table.itertuples(index=False)):
@@ -356,7 +357,8 @@ def plot_segment_forest(
             color=colour,
             markerfacecolor="white" if thin else colour,
         )
-        labels.append(f"{label_of(str(row.field))}: {row.level}" + (" (thin data)" if thin else ""))
+        shown = f"{label_of(str(row.field))}: {value_text(row.level)}"
+        labels.append(shown + (" (thin data)" if thin else ""))
     if overall is not None:
         ax.axvline(overall, color="#555", linestyle="--", linewidth=0.9)
     _labels(ax, labels)

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_predict.reasons import percent
+
 _AUC_WORDS = [(0.9, "Excellent"), (0.8, "Good"), (0.7, "Fair"), (0.6, "Weak")]
 
 
@@ -39,10 +41,7 @@ def pct(value: Any) -> str:
     >>> pct(0.234), pct(0.042), pct(None)
     ('23%', '4.2%', '–')
     """
-    if is_missing(value):
-        return "–"
-    v = float(value)
-    return f"{v:.1%}" if 0 < abs(v) < 0.1 else f"{v:.0%}"
+    return "–" if is_missing(value) else percent(float(value))
 
 
 def num(value: Any) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from crm_predict.reasons import label_of
-from crm_predict.report import figures
+from crm_predict.reasons import label_of, value_text
+from crm_predict.report import alt, figures
 from crm_predict.report.build import ReportData
 from crm_predict.report.charts import FOREST_LEVELS, embed, model_charts
 from crm_predict.report.formatting import auc_word, date_text, is_missing, num, pct, pts
@@ -66,6 +66,9 @@ def page_context(data: ReportData) -> dict[str, Any]:
         "rejected_total": sum(data.rejected.values()),
         "grade_counts": data.grade_counts,
         "grades": data.card.get("grades", []),
+        "grade_rules": grade_rules(data.grade_cutoffs),
+        "average": data.overall_rate,
+        "min_points": f"{data.min_points:g}",
         "s": _summary(data),
         "explains": data.drivers is not None,
         "interval": "p_low" in data.leads.columns,
@@ -97,7 +100,7 @@ def _waterfalls(data: ReportData) -> list[dict]:
             "fig": embed(
                 lambda ax, w=w: figures.plot_waterfall(w.steps, w.base, w.score, ax=ax),
                 (6.2, 0.3 * (len(w.steps) + 2) + 0.9),
-                f"How the score of lead {w.lead_id} is built up",
+                alt.waterfall_alt(w.lead_id, w.steps, w.base, w.score),
             ),
         }
         for w in data.waterfalls
@@ -165,7 +168,7 @@ def _summary(data: ReportData) -> dict:
         "window": f"{date_text(window[0])} – {date_text(window[1])}" if window else "",
         "auc": "–" if is_missing(auc) else f"{auc:.2f}",
         "auc_word": auc_word(auc),
-        "baseline_auc": "" if is_missing(base.get("roc_auc")) else f"{base['roc_auc']:.2f}",
+        "leaderboard": leaderboard(auc, base.get("roc_auc")),
         "auc_sentence": ""
         if is_missing(auc)
         else (
@@ -175,16 +178,69 @@ def _summary(data: ReportData) -> dict:
         "top_lift": "",
     }
     lift = card.get("lift") or []
-    if lift and not is_missing(lift[0].get("lift")):
-        total_n = sum(r["n"] for r in lift)
+    if lift and not is_missing(lift[0].get("rate")) and data.overall_rate > 0:
+        # Against the one average the page states (the training rate), not the test rate.
         out |= {
-            "top_lift": f"{lift[0]['lift']:.1f}",
+            "top_lift": f"{lift[0]['rate'] / data.overall_rate:.1f}",
             "top_share": f"{100 / len(lift):.0f}%",
             "top_rate": lift[0]["rate"],
-            "overall": sum(r["positives"] for r in lift) / total_n if total_n else None,
             "top_capture": lift[0]["cumulative_capture"],
         }
     return out
+
+
+def leaderboard(auc: float | None, baseline_auc: float | None, tie: float = 0.01) -> str:
+    """The model against the simple scorecard in one plain sentence ("" without both).
+
+    Parameters
+    ----------
+    auc, baseline_auc : float or None
+        Holdout ROC AUC of the model and of the simple scorecard.
+    tie : float
+        A scorecard within this much of the model ranks as well as it.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> leaderboard(0.71, 0.72)
+    'A simple scorecard ranks these leads as well as the model (ROC AUC 0.72 vs 0.71).'
+    >>> leaderboard(0.80, 0.72)
+    'The model ranks these leads better than a simple scorecard (ROC AUC 0.80 vs 0.72).'
+    """
+    if is_missing(auc) or is_missing(baseline_auc):
+        return ""
+    if baseline_auc >= auc - tie:
+        return (
+            "A simple scorecard ranks these leads as well as the model "
+            f"(ROC AUC {baseline_auc:.2f} vs {auc:.2f})."
+        )
+    return (
+        f"The model ranks these leads better than a simple scorecard "
+        f"(ROC AUC {auc:.2f} vs {baseline_auc:.2f})."
+    )
+
+
+def grade_rules(cutoffs: dict[str, float]) -> list[tuple[str, str]]:
+    """What each grade means, in scores: the one definition the page states.
+
+    Examples
+    --------
+    >>> grade_rules({"A": 0.6, "B": 0.4, "C": 0.2})
+    [('A', '60% or more'), ('B', '40%–60%'), ('C', '20%–40%'), ('D', 'below 20%')]
+    """
+    cuts = [(g, cutoffs[g]) for g in ("A", "B", "C") if g in cutoffs]
+    rules, upper = [], None
+    for grade, low in cuts:
+        rules.append(
+            (grade, f"{pct(low)} or more" if upper is None else f"{pct(low)}–{pct(upper)}")
+        )
+        upper = low
+    if upper is not None:
+        rules.append(("D", f"below {pct(upper)}"))
+    return rules
 
 
 def _metric_rows(card: dict) -> list[tuple[str, str, str]]:
@@ -267,6 +323,8 @@ def _segments(data: ReportData) -> list[tuple[str, list[dict]]]:
                     "list_mean_score": None,
                 }
             )
+        for row in shown:
+            row["level"] = value_text(row["level"])
         out.append((label_of(str(name)), shown))
     return out
 
@@ -291,8 +349,8 @@ def _drift(data: ReportData) -> dict | None:
                     "psi": f"{f['psi']:.3f}",
                     "status": f["status"],
                     "missing": f"{pct(f['missing_reference'])} → {pct(f['missing_now'])}",
-                    "new": ", ".join(map(str, f["new_levels"][:5])),
-                    "vanished": ", ".join(map(str, f["vanished_levels"][:5])),
+                    "new": ", ".join(map(value_text, f["new_levels"][:5])),
+                    "vanished": ", ".join(map(value_text, f["vanished_levels"][:5])),
                 }
             )
     score = drift.get("score", {})
@@ -321,7 +379,7 @@ def _timing(data: ReportData) -> dict | None:
             "fig": embed(
                 lambda ax, c=curves: figures.plot_conversion_curves(c, ax=ax),
                 (6.4, 3.6),
-                f"Share of leads converted by days since creation, by {label_of(name)}",
+                alt.curves_alt(label_of(name), curves),
             ),
         }
         for name, curves in fields.items()

@@ -22,7 +22,7 @@ header h1 { margin:0 0 4px; font-size:26px; }
 header p { margin:0; opacity:.9; }
 nav { padding:8px 32px; background:var(--soft); border-bottom:1px solid var(--line);
   font-size:14px; }
-nav a { color:var(--main); margin-right:18px; text-decoration:none; }
+nav a { color:var(--main); margin-right:18px; text-decoration:none; display:inline-block; }
 main { max-width:1180px; margin:0 auto; padding:8px 32px 40px; }
 section { border-bottom:1px solid var(--line); padding:10px 0 24px; }
 h2 { font-size:21px; margin:18px 0 8px; }
@@ -37,6 +37,7 @@ p.warning { background:#fff4e5; border-left:4px solid #b45309; padding:8px 12px;
 table { border-collapse:collapse; width:100%; margin:6px 0 10px; font-size:13.5px; }
 th, td { text-align:left; vertical-align:top; padding:6px 8px;
   border-bottom:1px solid var(--line); }
+.scroll { overflow-x:auto; max-width:100%; }
 th { background:var(--soft); font-weight:600; }
 td.num, th.num { text-align:right; white-space:nowrap; }
 table.compact { width:auto; min-width:55%; }
@@ -44,21 +45,39 @@ table.compact th, table.compact td { padding:6px 18px 6px 8px; }
 tr.lead td.score { font-weight:700; }
 .grade { display:inline-block; width:24px; text-align:center; border-radius:4px;
   font-weight:700; color:#fff; }
-.grade-A { background:#1a7f4b; } .grade-B { background:#3a8fb7; }
-.grade-C { background:#d09a2c; } .grade-D { background:#8a939d; }
+.grade-A { background:#176b40; } .grade-B { background:#1f6a94; }
+.grade-C { background:#8a5a12; } .grade-D { background:#5b6673; }
+p.grades-key .grade { margin:0 4px 0 8px; }
+.nowrap { white-space:nowrap; }
 ul.reasons { margin:0; padding-left:16px; }
 ul.reasons li { margin:0 0 2px; }
 li.for::marker { content:"▲ "; color:var(--up); }
 li.against::marker { content:"▼ "; color:var(--down); }
+li.none { list-style:none; color:var(--muted); }
 details { border:1px solid var(--line); border-radius:6px; margin:8px 0; padding:4px 10px; }
 details summary { cursor:pointer; font-weight:600; padding:4px 0; }
 .fig { margin:8px 0; }
 .fig img { max-width:100%; height:auto; }
 .row { display:flex; flex-wrap:wrap; gap:18px; }
-.row .fig { flex:1 1 420px; }
+.row .fig { flex:1 1 420px; min-width:0; }
 dl.facts { display:grid; grid-template-columns:200px 1fr; gap:4px 16px; font-size:14px; }
 dl.facts dt { color:var(--muted); }
 dl.facts dd { margin:0; }
+@media (max-width:640px) {
+  header, nav { padding-left:14px; padding-right:14px; }
+  main { padding:8px 14px 32px; }
+  header h1 { font-size:21px; }
+  table.leads, table.leads tbody, table.leads tr, table.leads td { display:block; width:100%; }
+  table.leads thead { display:none; }
+  table.leads tr { border:1px solid var(--line); border-radius:8px; margin:0 0 10px; padding:6px 10px; }
+  table.leads td { border:0; padding:2px 0; text-align:left; white-space:normal; overflow-wrap:anywhere; }
+  table.leads td.meta { display:inline-block; width:auto; margin-right:14px; }
+  table.leads td[data-label]::before { content:attr(data-label) ": "; color:var(--muted); font-size:13px; }
+  .fig { overflow-x:auto; }
+  .fig img { max-width:none; }
+  dl.facts { grid-template-columns:1fr; }
+  dl.facts dd { margin-bottom:6px; }
+}
 @media print { nav { display:none; } section { break-inside:avoid-page; } }
 """
 
@@ -77,26 +96,30 @@ TEMPLATE = """<!DOCTYPE html>
 </header>
 <nav>{% for id, name in sections %}<a href="#{{ id }}">{{ name }}</a>{% endfor %}</nav>
 <main>
-{% macro lead_rows(rows, show_owner) %}
-<table class="leads">
+{% macro reason_list(items, kind) %}<ul class="reasons">{% for key, text in items %}<li class="reason {{ kind }}" data-reason="{{ key }}">{{ text }}</li>{% else %}<li class="none">no field moves it by {{ min_points }} pts or more</li>{% endfor %}</ul>{% endmacro %}
+{% macro lead_rows(rows, show_owner, low=false) %}
+{% set first, second = ("Why it scores low", "What speaks for it") if low else ("Why it scores high", "What holds it back") %}
+<div class="scroll"><table class="leads">
 <thead><tr><th class="num">Rank</th><th>Lead</th>{% if show_owner %}<th>Owner</th>{% endif %}
 <th class="num">Score</th><th>Grade</th>{% if interval %}<th class="num">Likely range</th>{% endif %}
-{% if explains %}<th>Why it scores high</th><th>What holds it back</th>{% endif %}</tr></thead>
+{% if explains %}<th>{{ first }}</th><th>{{ second }}</th>{% endif %}</tr></thead>
 <tbody>
 {% for r in rows %}
 <tr class="lead" data-lead-id="{{ r.id }}" data-p="{{ r.p_exact }}" data-grade="{{ r.grade }}"
 {%- if interval %} data-p-low="{{ r.low_exact }}" data-p-high="{{ r.high_exact }}"{% endif %}>
-<td class="num">{{ r.rank|num }}</td><td>{{ r.id }}</td>
-{% if show_owner %}<td>{{ r.owner }}</td>{% endif %}
-<td class="num score">{{ r.p|pct }}</td><td><span class="grade grade-{{ r.grade }}">{{ r.grade }}</span></td>
-{% if interval %}<td class="num">{{ r.low|pct }} – {{ r.high|pct }}</td>{% endif %}
+<td class="num meta" data-label="Rank">{{ r.rank|num }}</td><td class="meta" data-label="Lead">{{ r.id }}</td>
+{% if show_owner %}<td class="meta" data-label="Owner">{{ r.owner }}</td>{% endif %}
+<td class="num score meta" data-label="Score">{{ r.p|pct }}</td><td class="meta" data-label="Grade"><span class="grade grade-{{ r.grade }}">{{ r.grade }}</span></td>
+{% if interval %}<td class="num meta" data-label="Likely range">{{ r.low|pct }} – {{ r.high|pct }}</td>{% endif %}
 {% if explains %}
-<td><ul class="reasons">{% for key, text in r.reasons_for %}<li class="reason for" data-reason="{{ key }}">{{ text }}</li>{% endfor %}</ul></td>
-<td><ul class="reasons">{% for key, text in r.reasons_against %}<li class="reason against" data-reason="{{ key }}">{{ text }}</li>{% endfor %}</ul></td>
+{% if low %}<td data-label="{{ first }}">{{ reason_list(r.reasons_against, "against") }}</td>
+<td data-label="{{ second }}">{{ reason_list(r.reasons_for, "for") }}</td>
+{% else %}<td data-label="{{ first }}">{{ reason_list(r.reasons_for, "for") }}</td>
+<td data-label="{{ second }}">{{ reason_list(r.reasons_against, "against") }}</td>{% endif %}
 {% endif %}
 </tr>
 {% endfor %}
-</tbody></table>
+</tbody></table></div>
 {% endmacro %}
 {% macro figure(fig) %}<div class="fig"><img src="data:image/png;base64,{{ fig.data }}" width="{{ fig.width }}" alt="{{ fig.alt }}"></div>{% endmacro %}
 
@@ -106,20 +129,23 @@ TEMPLATE = """<!DOCTYPE html>
 <p><b>Trained on</b> {{ s.n_train|num }} closed leads{% if s.window %} created {{ s.window }}{% endif %};
 tested on the {{ s.n_test|num }} most recent ones, which the model never saw.</p>
 <div class="cards">
-<div class="card"><b>{{ s.auc_word }}</b><span>ranking quality (ROC AUC {{ s.auc }}{% if s.baseline_auc %}; simple baseline {{ s.baseline_auc }}{% endif %})</span></div>
-{% if s.top_lift %}<div class="card"><b>{{ s.top_lift }}×</b><span>the top {{ s.top_share }} of leads convert {{ s.top_lift }}× more often than average ({{ s.top_rate|pct }} vs {{ s.overall|pct }})</span></div>{% endif %}
+<div class="card"><b>{{ s.auc_word }}</b><span>ranking quality (ROC AUC {{ s.auc }})</span></div>
+{% if s.top_lift %}<div class="card"><b>{{ s.top_lift }}×</b><span>the top {{ s.top_share }} of test leads convert at {{ s.top_rate|pct }}, {{ s.top_lift }}× the average</span></div>{% endif %}
 <div class="card"><b>{{ leads_scored|num }}</b><span>leads scored: {% for g, n in grade_counts.items() %}{{ n|num }} {{ g }}{% if not loop.last %} · {% endif %}{% endfor %}</span></div>
 </div>
-<p>{{ s.auc_sentence }}{% if s.top_lift %} The top {{ s.top_share }} of the ranked list holds {{ s.top_capture|pct }} of all conversions.{% endif %}</p>
+<p>{{ s.auc_sentence }}{% if s.leaderboard %} {{ s.leaderboard }}{% endif %}{% if s.top_lift %} The top {{ s.top_share }} of the ranked list holds {{ s.top_capture|pct }} of all conversions.{% endif %}</p>
+<p class="average"><b>The average:</b> {{ average|pct }} of the {{ s.n_train|num }} training leads converted. Every “average” and “overall” rate in this report is this one.</p>
+<p class="grades-key"><b>Grades</b> by score:{% for g, rule in grade_rules %} <span class="nowrap"><span class="grade grade-{{ g }}">{{ g }}</span>{{ rule }}{% if not loop.last %};{% else %}.{% endif %}</span>{% endfor %}</p>
+{% if explains %}<p class="note">Reasons give the fields that move a lead's score by {{ min_points }} pts (percentage points) or more, strongest first, with how far each moves it; a rate is quoted when such leads convert on the same side of the average.</p>{% endif %}
 {% if rejected %}<p class="note">{{ rejected_total|num }} of {{ rows_read|num }} rows could not be scored:
 {% for kind, n in rejected.items() %}{{ kind }} ({{ n|num }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 <h3>Conversion by grade on the test leads</h3>
-<table class="grades compact"><thead><tr><th>Grade</th><th class="num">Share of test leads</th>
+<div class="scroll"><table class="grades compact"><thead><tr><th>Grade</th><th class="num">Share of test leads</th>
 <th class="num">Predicted</th><th class="num">Actually converted</th><th class="num">Leads in this list</th></tr></thead><tbody>
 {% for g in grades %}<tr><td><span class="grade grade-{{ g.grade }}">{{ g.grade }}</span></td>
 <td class="num">{{ g.share|pct }}</td><td class="num">{{ g.predicted_rate|pct }}</td>
 <td class="num">{{ g.observed_rate|pct }}</td><td class="num">{{ grade_counts[g.grade]|num }}</td></tr>{% endfor %}
-</tbody></table>
+</tbody></table></div>
 </section>
 
 <section id="calls">
@@ -132,8 +158,8 @@ Scores, grades and reasons are those of the score file.</p>
 <p class="note">Each {{ owner_label|lower }}'s most promising leads first, then their least promising.</p>
 {% for o in owner_lists %}
 <details><summary>{{ o.owner }} — {{ o.n|num }} leads ({% for g, n in o.grades.items() %}{{ n|num }} {{ g }}{% if not loop.last %} · {% endif %}{% endfor %})</summary>
-<h3>Most promising</h3>{{ lead_rows(o.best, false) }}
-{% if o.worst %}<h3>Least promising</h3>{{ lead_rows(o.worst, false) }}{% endif %}
+<h3>Most promising leads of {{ o.owner }}</h3>{{ lead_rows(o.best, false) }}
+{% if o.worst %}<h3>Least promising leads of {{ o.owner }}</h3>{{ lead_rows(o.worst, false, true) }}{% endif %}
 </details>
 {% endfor %}
 {% endif %}
@@ -162,8 +188,9 @@ Hollow grey points are levels with thin data: too few leads for a firm number. T
 <section id="detail">
 <h2>Lead detail</h2>
 {% if waterfalls %}
-<p class="note">The top {{ waterfalls|length }} leads taken apart: from the average lead's score, each field
-pushes up (green) or down (red) to this lead's score, in percentage points (pp).</p>
+<p class="note">The top {{ waterfalls|length }} leads taken apart: from the model's starting point (its score
+before any field is known), each field pushes up (green) or down (red) to this lead's score, in percentage
+points (pts). The fields quoted as reasons are always drawn; the smallest pushes are summed into one bar.</p>
 <div class="row">
 {% for w in waterfalls %}<div class="fig waterfall" data-lead-id="{{ w.lead_id }}" data-base="{{ w.base_exact }}" data-p="{{ w.score_exact }}">
 <h3>#{{ loop.index }} {{ w.lead_id }} — {{ w.score|pct }}</h3>{{ figure(w.fig) }}</div>
@@ -177,13 +204,13 @@ pushes up (green) or down (red) to this lead's score, in percentage points (pp).
 (ECE: the average gap between predicted and actual rates, in percentage points). The last two columns describe this lead list.</p>
 {% for name, rows in segments %}
 <h3>{{ name }}</h3>
-<table class="segments"><thead><tr><th>Level</th><th class="num">Test leads</th><th class="num">Predicted</th>
+<div class="scroll"><table class="segments"><thead><tr><th>Level</th><th class="num">Test leads</th><th class="num">Predicted</th>
 <th class="num">Actual</th><th class="num">Calibration error</th><th class="num">Leads in this list</th>
 <th class="num">Average score</th></tr></thead><tbody>
 {% for r in rows %}<tr><td>{{ r.level }}</td><td class="num">{{ r.n|num }}</td><td class="num">{{ r.predicted_rate|pct }}</td>
 <td class="num">{{ r.observed_rate|pct }}</td><td class="num">{{ r.ece|pts }}</td><td class="num">{{ r.list_n|num }}</td>
 <td class="num">{{ r.list_mean_score|pct }}</td></tr>{% endfor %}
-</tbody></table>
+</tbody></table></div>
 {% else %}<p class="note">The task names no segment fields.</p>
 {% endfor %}
 </section>
@@ -198,9 +225,9 @@ pushes up (green) or down (red) to this lead's score, in percentage points (pp).
 <p class="note">Conversion rate per tenth of the ranked test leads, against the average.</p>{{ figure(figs.lift) }}</div>{% endif %}
 </div>
 <h3>Holdout numbers</h3>
-<table class="metrics compact"><thead><tr><th>Measure</th><th class="num">This model</th>{% if baseline %}<th class="num">Simple baseline</th>{% endif %}</tr></thead><tbody>
+<div class="scroll"><table class="metrics compact"><thead><tr><th>Measure</th><th class="num">This model</th>{% if baseline %}<th class="num">Simple scorecard</th>{% endif %}</tr></thead><tbody>
 {% for name, value, base in metrics %}<tr><td>{{ name }}</td><td class="num">{{ value }}</td>{% if baseline %}<td class="num">{{ base }}</td>{% endif %}</tr>{% endfor %}
-</tbody></table>
+</tbody></table></div>
 <dl class="facts">
 {% for name, value in facts %}<dt>{{ name }}</dt><dd>{{ value }}</dd>{% endfor %}
 </dl>
@@ -213,14 +240,14 @@ average for the segment's leads; dashed: what actually happened (leads still ope
 not as lost). Leads in the score list carry their own chance of converting within
 {{ timing.horizons|join(", ") }} days and the expected days to convert.</p>
 <div class="row">
-{% for c in timing.charts %}<div class="fig"><h3>By {{ c.field }}</h3>{{ figure(c.fig) }}</div>{% endfor %}
+{% for c in timing.charts %}<div class="fig"><h3>Time to convert by {{ c.field }}</h3>{{ figure(c.fig) }}</div>{% endfor %}
 </div>
 <h3>Holdout check</h3>
-<table class="metrics compact"><thead><tr><th>Model</th><th class="num">Concordance</th>
+<div class="scroll"><table class="metrics compact"><thead><tr><th>Model</th><th class="num">Concordance</th>
 <th class="num">Integrated Brier</th><th>Calibration error by horizon</th></tr></thead><tbody>
 {% for r in timing.rows %}<tr><td>{{ r.model }}</td><td class="num">{{ r.c_index }}</td>
 <td class="num">{{ r.ibs }}</td><td>{{ r.ece }}</td></tr>{% endfor %}
-</tbody></table>
+</tbody></table></div>
 </section>
 {% endif %}
 {% if drift %}
@@ -231,11 +258,11 @@ leads the model was trained on, by population stability index (PSI): below 0.1 s
 shift, above 0.25 a major one (retrain).</p>
 <p><b>Model score:</b> PSI {{ drift.score_psi }} ({{ drift.score_status }})</p>
 {% if drift.rows %}
-<table class="drift compact"><thead><tr><th>Field</th><th class="num">PSI</th><th>Status</th>
+<div class="scroll"><table class="drift compact"><thead><tr><th>Field</th><th class="num">PSI</th><th>Status</th>
 <th>Missing (training → now)</th><th>New values</th><th>Gone values</th></tr></thead><tbody>
 {% for r in drift.rows %}<tr class="drift-{{ r.status }}"><td>{{ r.field }}</td><td class="num">{{ r.psi }}</td>
 <td>{{ r.status }}</td><td>{{ r.missing }}</td><td>{{ r.new }}</td><td>{{ r.vanished }}</td></tr>{% endfor %}
-</tbody></table>
+</tbody></table></div>
 {% else %}<p class="note">None of the {{ drift.n_fields|num }} fields moved.</p>{% endif %}
 </section>
 {% endif %}

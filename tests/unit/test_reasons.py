@@ -1,0 +1,150 @@
+"""Reasons worth reading, checked over a whole score file: each clears the strength floor,
+says its signed strength, never quotes a rate on the wrong side of the average, and is
+one of the bars of the lead's waterfall."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_predict.age import AGE_FIELD
+from crm_predict.datasets import make_leads
+from crm_predict.reasons import N_AGAINST, N_FOR, FieldRates, strength, top_reasons
+from crm_predict.report import build_report
+from crm_predict.score import score_leads
+from crm_predict.train import train_task
+from tests.helpers import synthetic_task
+
+AS_OF = "2025-01-01"
+N_LEADS, SEED = 2000, 11
+RATE = re.compile(r"convert at ([\d.]+)% vs ([\d.]+)% overall")
+STRENGTH = re.compile(r": ([+−]\d+\.\d pts)")
+SLOTS = [("for", k) for k in range(1, N_FOR + 1)] + [
+    ("against", k) for k in range(1, N_AGAINST + 1)
+]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_task(
+        synthetic_task(n_leads=N_LEADS, seed=SEED), models=("gbm", "timing"), quiet=True
+    )
+
+
+@pytest.fixture(scope="module")
+def leads(tmp_path_factory) -> Path:
+    frame = make_leads(N_LEADS, SEED).leads
+    path = tmp_path_factory.mktemp("reasons") / "open_leads.csv"
+    frame[frame["status"] == "open"].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored(trained, leads, tmp_path_factory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("scored") / "scored.csv"
+    bundle = trained.models["gbm"].bundle
+    score_leads(bundle, out, as_of=AS_OF, source=leads, timing=trained.timing.bundle)
+    return pd.read_csv(out, keep_default_na=False, na_values=[""])
+
+
+def _reasons(scored: pd.DataFrame):
+    """(kind, text, field, contribution) of every reason slot of every lead."""
+    for kind, k in SLOTS:
+        stem = f"reason_{kind}_{k}"
+        yield from zip(
+            [kind] * len(scored),
+            scored[stem].fillna(""),
+            scored[f"{stem}_field"].fillna(""),
+            scored[f"{stem}_contribution"],
+            strict=True,
+        )
+
+
+def test_every_reason_clears_the_floor_and_states_its_signed_strength(trained, scored):
+    floor = trained.config.reason_min_points / 100
+    given = 0
+    for kind, text, _, points in _reasons(scored):
+        if not text:
+            assert points == 0
+            continue
+        given += 1
+        assert abs(points) >= floor - 1e-12, text
+        assert (points > 0) == (kind == "for"), text
+        match = STRENGTH.search(text)
+        assert match is not None, text
+        assert match.group(1) == strength(points), text
+    assert given > len(scored)
+
+
+def test_a_quoted_rate_never_contradicts_the_push(scored):
+    quoted = 0
+    for kind, text, _, _ in _reasons(scored):
+        match = RATE.search(text)
+        if match is None:
+            continue
+        quoted += 1
+        rate, overall = float(match.group(1)), float(match.group(2))
+        assert rate > overall if kind == "for" else rate < overall, text
+    assert quoted > 0
+
+
+def test_reasons_fill_their_slots_strongest_first(scored):
+    for kind, count in (("for", N_FOR), ("against", N_AGAINST)):
+        sizes = np.column_stack(
+            [scored[f"reason_{kind}_{k}_contribution"].abs() for k in range(1, count + 1)]
+        )
+        assert (np.diff(sizes, axis=1) <= 1e-12).all()
+
+
+def test_values_read_as_people_write_them(scored):
+    texts = [text for _, text, _, _ in _reasons(scored) if text]
+    assert not [t for t in texts if re.search(r"\d{2}:\d{2}:\d{2}|\bTrue\b|\bFalse\b", t)]
+    ages = [text for _, text, field, _ in _reasons(scored) if field == AGE_FIELD]
+    assert ages, "the time open gives no reason on any lead"
+    assert all(re.fullmatch(r"Open for [\d,]+ days?: [+−]\d+\.\d pts", t) for t in ages), ages
+
+
+def test_a_higher_floor_keeps_only_stronger_reasons(trained, leads):
+    bundle = trained.models["gbm"].bundle
+    strict = dataclasses.replace(
+        bundle, config=bundle.config.model_copy(update={"reason_min_points": 5.0})
+    )
+    rows = pd.read_csv(leads).head(300)
+    loose, tight = bundle.score_rows(rows, as_of=AS_OF), strict.score_rows(rows, as_of=AS_OF)
+    pairs = [(f"reason_{kind}_{k}", kind) for kind, k in SLOTS]
+    for stem, _ in pairs:
+        kept = tight[f"{stem}_contribution"].to_numpy()
+        assert ((kept == 0) | (np.abs(kept) >= 0.05)).all()
+    n_loose = sum((loose[s] != "").sum() for s, _ in pairs)
+    n_tight = sum((tight[s] != "").sum() for s, _ in pairs)
+    assert n_tight < n_loose
+
+
+def test_the_rate_is_dropped_not_bent_when_it_disagrees():
+    rates = FieldRates(0.44, bins={"touches": ([0.0, 1.0, 1.5], [0.44, 0.6], [50, 50])})
+    values = pd.DataFrame({"touches": [1.0, 1.2]})
+    out = top_reasons(np.array([[-0.03], [0.05]]), ["touches"], values, rates)
+    assert out["reason_against_1"].iat[0] == "Touches = 1: −3.0 pts"
+    assert out["reason_for_1"].iat[1].endswith("(leads with 1–1.5 convert at 60% vs 44% overall)")
+
+
+def test_the_reasons_are_the_largest_bars_of_the_waterfall(trained, leads, scored):
+    bundle = trained.models["gbm"].bundle
+    data = build_report(bundle, leads, AS_OF, timing=trained.timing.bundle)
+    by_id = scored.assign(lead_id=scored["lead_id"].astype(str)).set_index("lead_id")
+    assert data.waterfalls
+    for w in data.waterfalls:
+        bars = {label: points for label, points in w.steps if "other fields" not in label}
+        row = by_id.loc[w.lead_id]
+        for kind, k in SLOTS:
+            text = row[f"reason_{kind}_{k}"]
+            if not isinstance(text, str) or not text:
+                continue
+            drawn = [label for label in bars if text.startswith(f"{label}: ")]
+            assert drawn, (w.lead_id, text, list(bars))
+            assert text.startswith(f"{drawn[0]}: {strength(bars[drawn[0]])}")
