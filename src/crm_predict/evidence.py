@@ -3,8 +3,8 @@
 The champion is chosen on these (:mod:`crm_predict.selection`), never on the holdout.
 LightGBM's fold models already predicted their validation rows while it was fitted, and the
 blend's logistic part on those folds *is* the logistic baseline; any other model is refitted
-per fold on the same rows (the Bayesian model on the most recent folds only: sampling is the
-slow part).
+per fold on the same rows (the Bayesian model on the most recent fold only, with fewer draws:
+sampling is the slow part).
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from sklearn.pipeline import Pipeline
 
 from crm_predict.models.gbm import PROBABILITY_FLOOR
 
-REFIT_FOLDS = {"bayes": 2}
+REFIT_FOLDS = {"bayes": 1}
 """Most folds a model is refitted on to get its out-of-fold predictions (the latest ones)."""
+REFIT_CAPS = {"bayes": {"draws": 300, "tune": 300}}
+"""Caps on a refit's parameters: the posterior mean that scores a fold settles with far
+fewer draws than the intervals of the registered model need."""
 
 
 def out_of_fold(
@@ -60,7 +63,10 @@ def out_of_fold(
         features = pipe[:-1].transform(X)
         preds[name] = np.full(n, np.nan)
         for fit_idx, valid_idx in folds[-REFIT_FOLDS.get(name, len(folds)) :]:
-            model = clone(pipe[-1]).fit(features.iloc[fit_idx], y[fit_idx])
+            model = clone(pipe[-1])
+            caps = REFIT_CAPS.get(name, {})
+            model.set_params(**{k: min(v, model.get_params()[k]) for k, v in caps.items()})
+            model = model.fit(features.iloc[fit_idx], y[fit_idx])
             preds[name][valid_idx] = model.predict_proba(features.iloc[valid_idx])[:, 1]
     common = np.flatnonzero(np.all([np.isfinite(p) for p in preds.values()], axis=0))
     clipped = {

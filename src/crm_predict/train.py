@@ -295,8 +295,8 @@ def select_champion(
         evidence = f"{n_folds} rolling-origin folds (each fitted only on earlier records)"
     else:
         evidence = f"{n_folds}-fold stratified cross-fitting"
-    if "bayes" in preds and n_folds > 2:
-        evidence += "; the Bayesian model refitted on the last two folds, compared there"
+    if "bayes" in preds and n_folds > 1:
+        evidence += "; the Bayesian model refitted on the last fold, compared there"
     return choose_champion(y_rows, preds, evidence)
 
 
