@@ -1,4 +1,5 @@
-"""Any export shape trains and scores: few fields, no dates, only numbers, blanks, one level.
+"""Any export shape trains and scores: few fields, no dates, only numbers, one level;
+an all-blank field is one clear error.
 
 Each shape is a CRM export generated here (a seeded outcome that depends on the fields it
 has), trained with ``train`` at its defaults and scored; the two-field export goes through
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from crm_predict.cli import app
 from crm_predict.config import parse_config
+from crm_predict.exceptions import DataValidationError
 from crm_predict.reasons import N_AGAINST, N_FOR
 from crm_predict.score import score_leads
 from crm_predict.train import default_models, train_task
@@ -71,7 +73,6 @@ SHAPES = {
     "one number, dated": ({"count": ["visits"]}, True, None),
     "only numbers": ({"count": ["visits"], "numeric": ["size"]}, False, None),
     "only categoricals, dated": ({"categorical": ["origin", "tier"]}, True, "tier"),
-    "an all-blank column": ({"categorical": ["origin"], "numeric": ["blank"]}, False, "blank"),
     "a single level": ({"categorical": ["origin", "country"], "count": ["visits"]}, True, "one"),
 }
 
@@ -82,8 +83,6 @@ def test_every_export_shape_trains_and_scores(shape, tmp_path):
     frame = _export()
     if extra_column == "tier":
         frame["tier"] = np.where(frame["visits"] > 3, "gold", "silver")
-    if extra_column == "blank":
-        frame["blank"] = ""
     if extra_column == "one":
         frame["country"] = "Germany"
     path = tmp_path / "leads.csv"
@@ -113,6 +112,15 @@ def test_every_export_shape_trains_and_scores(shape, tmp_path):
         # slots beyond the task's fields stay empty
         assert (scored[f"reason_for_{N_FOR}"] == "").all()
     assert {f"reason_against_{k}" for k in range(1, N_AGAINST + 1)} <= set(scored.columns)
+
+
+def test_an_all_blank_field_stops_with_one_clear_error_naming_it(tmp_path):
+    frame = _export().assign(blank="")
+    path = tmp_path / "leads.csv"
+    frame.to_csv(path, index=False)
+    raw = _config(path, {"categorical": ["origin"], "numeric": ["blank"]}, dated=False)
+    with pytest.raises(DataValidationError, match=r"features\.numeric 'blank': every value is"):
+        train_task(parse_config(raw, origin="test"), quiet=True)
 
 
 def test_a_two_field_export_trains_scores_and_reports_from_the_command_line(tmp_path):
