@@ -287,10 +287,14 @@ def select_champion(
     Selection
     """
     pipelines = {name: model.pipeline for name, model in trained.items()}
-    gbm = make_estimator("gbm", config)
-    folds = fold_rows(y, gbm.folds, gbm.time_ordered, gbm.validation_fraction, gbm.random_state)
+    gbm = pipelines["gbm"][-1] if "gbm" in pipelines else make_estimator("gbm", config)
+    folds = (
+        gbm.oof_.folds
+        if "gbm" in pipelines
+        else fold_rows(y, gbm.folds, gbm.time_ordered, gbm.validation_fraction, gbm.random_state)
+    )
     rows, y_rows, preds = out_of_fold(pipelines, X, y, folds)
-    n_folds = len(pipelines["gbm"][-1].oof_.folds) if "gbm" in pipelines else len(folds)
+    n_folds = len(folds)
     if gbm.time_ordered:
         evidence = f"{n_folds} rolling-origin folds (each fitted only on earlier records)"
     else:
