@@ -40,8 +40,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from crm_predict.models.bayes import BayesianConversionModel
-from crm_predict.models.bayes_outputs import convergence
+from crm_predict.models.bayes.model import BayesianConversionModel
+from crm_predict.models.bayes.outputs import convergence
 
 FIELDS = {"job": 12, "month": 12, "marital": 3, "education": 4}
 NUMERICS = ["age", "balance", "campaign", "pdays", "previous"]
@@ -260,8 +260,8 @@ def run_case(name: str) -> dict:
     """Fit the package's default Bayesian model on one case, and LightGBM beside it."""
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     if name in CONFIG_CASES:
-        from crm_predict.config import load_config
-        from crm_predict.train import train_task
+        from crm_predict.config.task import load_config
+        from crm_predict.training.train import train_task
 
         config = load_config(f"configs/{name}.yaml")
         result = train_task(config, models=("gbm", "bayes"), quiet=True)

@@ -1,10 +1,10 @@
 """Churn benchmark: calibrated LightGBM, Bayesian model and the logistic baseline.
 
 Runs ``configs/telco_churn.yaml`` (real data, stratified 80/20 holdout, seed 42) and
-``configs/churn_demo.yaml`` (synthetic customers) through :func:`crm_predict.train.train_task`
-and prints a markdown table of holdout ROC AUC, Brier score, ECE and fit seconds. With
-``--seeds`` it also repeats the telco split over several seeds (LightGBM and logistic
-only), to show how much of the holdout AUC is the split.
+``configs/churn_demo.yaml`` (synthetic customers) through
+:func:`crm_predict.training.train.train_task` and prints a markdown table of holdout ROC AUC, Brier
+score, ECE and fit seconds. With ``--seeds`` it also repeats the telco split over several seeds
+(LightGBM and logistic only), to show how much of the holdout AUC is the split.
 
 Usage::
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crm_predict.config import load_config
-from crm_predict.train import train_task
+from crm_predict.config.task import load_config
+from crm_predict.training.train import train_task
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ("telco_churn.yaml", "churn_demo.yaml")

@@ -15,13 +15,13 @@ from datetime import date
 
 import lightgbm as lgb
 
-from crm_predict.config import load_config
-from crm_predict.evaluate import classification_metrics
+from crm_predict.config.task import load_config
+from crm_predict.data.loading import load_task_data
+from crm_predict.data.split import split_task, training_labels
+from crm_predict.evaluate.metrics import classification_metrics
 from crm_predict.features import build_model_frame
-from crm_predict.loading import load_task_data
 from crm_predict.models.baseline import logistic_baseline
-from crm_predict.split import split_task, training_labels
-from crm_predict.train import build_pipeline, diagnostic_metrics, make_estimator
+from crm_predict.training.train import build_pipeline, diagnostic_metrics, make_estimator
 
 TASKS = ("leads_demo", "maven_opportunities", "xeducation_leads", "xeducation_leads_leaky")
 

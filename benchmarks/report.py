@@ -31,11 +31,12 @@ def _pin(cores: int) -> int:
 
 def run(n_leads: int, train_leads: int, seed: int, workdir: Path) -> dict:
     """Train (untimed), then time building and rendering the report; return the timings."""
-    from crm_predict.config import parse_config
-    from crm_predict.datasets import AS_OF, make_leads, write_leads
+    from crm_predict.config.task import parse_config
+    from crm_predict.data.exports import write_leads
+    from crm_predict.data.synthetic.leads import AS_OF, make_leads
     from crm_predict.demo import demo_task
     from crm_predict.report import build_report, render_html
-    from crm_predict.train import train_task
+    from crm_predict.training.train import train_task
 
     tables = write_leads(workdir / "train", n_leads=train_leads, seed=seed)
     config = parse_config(demo_task(tables["leads"], tables["activities"]), origin="benchmark")

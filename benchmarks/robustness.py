@@ -1,12 +1,12 @@
 """Robustness benchmark: does the default path hold on every dataset we have?
 
 Runs ``train`` as a user would (``train_task`` at the config's defaults) on every shipped
-config and on the synthetic drift scenario (:func:`crm_predict.datasets.drift_scenario`),
-and prints one markdown row per dataset: the champion chosen on out-of-fold evidence, the
-holdout ROC AUC and log loss of every fitted model on the same split, the holdout check and
-the base-rate check. The acceptance rule of issue 16 is checked per row: the champion's
-holdout AUC is not below the logistic baseline's by more than 0.005, and its log loss is
-not worse.
+config and on the synthetic drift scenario
+(:func:`crm_predict.data.synthetic.leads.drift_scenario`), and prints one markdown row per dataset:
+the champion chosen on out-of-fold evidence, the holdout ROC AUC and log loss of every fitted model
+on the same split, the holdout check and the base-rate check. The acceptance rule of issue 16 is
+checked per row: the champion's holdout AUC is not below the logistic baseline's by more than 0.005,
+and its log loss is not worse.
 
 Run ``python benchmarks/robustness.py [--bayes] [--tasks a,b] [--recent-days N]`` from the
 repository root (``../shared/data`` beside it for the real exports).
@@ -19,9 +19,9 @@ import platform
 import time
 from datetime import date
 
-from crm_predict.config import TaskConfig, load_config, parse_config
-from crm_predict.datasets import DRIFT_FROM, DRIFT_SHIFT
-from crm_predict.train import train_task
+from crm_predict.config.task import TaskConfig, load_config, parse_config
+from crm_predict.data.synthetic.leads import DRIFT_FROM, DRIFT_SHIFT
+from crm_predict.training.train import train_task
 
 TASKS = (
     "drift_scenario",

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from crm_predict.config import load_config
-from crm_predict.datasets import AS_OF, make_leads
-from crm_predict.train import train_task
+from crm_predict.config.task import load_config
+from crm_predict.data.synthetic.leads import AS_OF, make_leads
+from crm_predict.training.train import train_task
 
 CHUNK = 250_000
 
@@ -43,7 +43,7 @@ def write_lead_list(path: Path, rows: int, seed: int = 3) -> None:
 
 def worker(bundle_path: str, leads: str, output: str) -> None:
     """Score ``leads`` in this process and print a JSON line with time and peak RSS."""
-    from crm_predict.score import score_leads
+    from crm_predict.scoring.batch import score_leads
 
     with open(bundle_path, "rb") as fh:
         bundle = pickle.load(fh)

@@ -10,7 +10,7 @@ fresh process with the same code as ``crm-predict score``:
 * ``whole``: the touch table read into memory first (what scoring did before:
   ``read_table`` of the ``activities`` source, then cleaned whole);
 * ``per chunk``: the config's Parquet touch table, read per chunk of 50,000 leads for those
-  leads only (:class:`crm_predict.touch_source.ParquetTouches`).
+  leads only (:class:`crm_predict.data.touches.ParquetTouches`).
 
 Reports each process's wall time (and the part spent reading, cleaning and selecting
 touches), rows/s and peak RSS, and checks that both score files are byte-identical. Prints a
@@ -37,9 +37,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crm_predict.config import load_config
-from crm_predict.datasets import AS_OF, make_leads
-from crm_predict.train import train_task
+from crm_predict.config.task import load_config
+from crm_predict.data.synthetic.leads import AS_OF, make_leads
+from crm_predict.training.train import train_task
 from score_file import write_lead_list  # benchmarks/ is on the path: this script's folder
 
 CHUNK = 1_000_000
@@ -66,8 +66,8 @@ def write_touches(path: Path, rows: int, leads: int, seed: int = 5) -> None:
 
 def worker(mode: str, bundle_path: str, leads: str, output: str) -> None:
     """Score ``leads`` in this process; print a JSON line with times and peak RSS."""
-    from crm_predict import score
-    from crm_predict.io import read_table
+    from crm_predict.data.io import read_table
+    from crm_predict.scoring import batch as score
 
     with open(bundle_path, "rb") as fh:
         bundle = pickle.load(fh)

@@ -158,7 +158,7 @@ def worker(method: str, model_path: str, rows: int, options: dict) -> dict:
         for X in chunks(rows):
             timer.best(lambda X=X: explainer.shap_values(X), repeat)
     elif method == "jit":
-        from crm_predict.treeshap import TreeEnsemble
+        from crm_predict.explain.treeshap import TreeEnsemble
 
         X, y = make_leads(500, 5)
         tiny = lgb.train(
@@ -167,7 +167,7 @@ def worker(method: str, model_path: str, rows: int, options: dict) -> dict:
         with timer:
             TreeEnsemble.from_booster(tiny).contributions(X.iloc[:10])
     else:
-        from crm_predict.treeshap import TreeEnsemble
+        from crm_predict.explain.treeshap import TreeEnsemble
 
         warm = Timer()
         with warm:  # compile, or load the kernels from numba's cache, on a tiny input

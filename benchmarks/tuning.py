@@ -21,10 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from crm_predict.config import load_config
-from crm_predict.loading import load_task_data
-from crm_predict.train import train_task
-from crm_predict.tune import tune_task
+from crm_predict.config.task import load_config
+from crm_predict.data.loading import load_task_data
+from crm_predict.lifecycle.tune import tune_task
+from crm_predict.training.train import train_task
 
 CONFIG = Path("configs/leads_demo.yaml")
 RESULTS = Path("benchmarks/RESULTS.md")

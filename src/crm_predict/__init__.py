@@ -4,11 +4,14 @@ Which leads will become customers and how soon, which customers are about to lea
 why. See the README for the tour.
 """
 
-from crm_predict.config import TaskConfig, load_config
+from crm_predict import _legacy
+from crm_predict.config.task import TaskConfig, load_config
+from crm_predict.data.loading import TaskData, load_task_data
 from crm_predict.exceptions import ConfigError, CRMPredictError, DataValidationError
-from crm_predict.loading import TaskData, load_task_data
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+_legacy.install()  # models saved by 0.1 name its module paths
 
 __all__ = [
     "CRMPredictError",

@@ -1,5 +1,5 @@
 """``python -m crm_predict`` runs the command line."""
 
-from crm_predict.cli import main
+from crm_predict.cli.app import main
 
 main()

@@ -7,14 +7,15 @@ from typing import Any
 
 import yaml
 
-from crm_predict.config import TaskConfig, parse_config
-from crm_predict.datasets import AS_OF, EARLY_DAYS, write_leads
-from crm_predict.io import read_file, write_table
-from crm_predict.loading import load_task_data
+from crm_predict.config.task import TaskConfig, parse_config
+from crm_predict.data.exports import write_leads
+from crm_predict.data.io import read_file, write_table
+from crm_predict.data.loading import load_task_data
+from crm_predict.data.synthetic.leads import AS_OF, EARLY_DAYS
 from crm_predict.report import write_report
-from crm_predict.score import score_leads
+from crm_predict.scoring.batch import score_leads
 from crm_predict.tracking import load_bundle, log_training
-from crm_predict.train import default_models, train_task, write_metrics
+from crm_predict.training.train import default_models, train_task, write_metrics
 
 
 def demo_task(leads: Path, activities: Path) -> dict[str, Any]:
@@ -23,12 +24,12 @@ def demo_task(leads: Path, activities: Path) -> dict[str, Any]:
     Parameters
     ----------
     leads, activities : Path
-        The CSV files written by :func:`crm_predict.datasets.write_leads`.
+        The CSV files written by :func:`crm_predict.data.exports.write_leads`.
 
     Returns
     -------
     dict
-        A mapping that :func:`crm_predict.config.parse_config` accepts.
+        A mapping that :func:`crm_predict.config.task.parse_config` accepts.
     """
     return {
         "name": "leads_demo",

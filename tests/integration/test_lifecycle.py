@@ -11,9 +11,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from crm_predict.cli import app
-from crm_predict.datasets import NEW_SOURCE, make_leads
-from crm_predict.io import write_table
+from crm_predict.cli.app import app
+from crm_predict.data.io import write_table
+from crm_predict.data.synthetic.leads import NEW_SOURCE, make_leads
 from tests.helpers import synthetic_task
 
 pytestmark = pytest.mark.integration

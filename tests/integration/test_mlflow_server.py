@@ -11,9 +11,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from crm_predict.cli import app
+from crm_predict.cli.app import app
 from crm_predict.tracking import load_model, log_training
-from crm_predict.train import train_task
+from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
 pytestmark = pytest.mark.integration

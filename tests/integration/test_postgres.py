@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_predict.datasets import make_leads
-from crm_predict.score import score_leads
+from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.scoring.batch import score_leads
 from tests.integration.servers import (
     HOST,
     free_port,
@@ -231,8 +231,8 @@ def test_touches_read_per_chunk_from_postgres_score_like_a_whole_csv(
 
     import sqlalchemy as sa
 
-    from crm_predict import touch_source
-    from crm_predict.config import SQLSource
+    from crm_predict.config.task import SQLSource
+    from crm_predict.data import touches as touch_source
 
     monkeypatch.setattr(touch_source, "SQL_BATCH", 100)  # several statements per chunk
     crm = make_leads(3000, 7)

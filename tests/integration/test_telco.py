@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.config import load_config
-from crm_predict.retention import lifetime_from_horizon
-from crm_predict.score import score_leads
-from crm_predict.train import train_task
+from crm_predict.churn.retention import lifetime_from_horizon
+from crm_predict.config.task import load_config
+from crm_predict.scoring.batch import score_leads
+from crm_predict.training.train import train_task
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "telco_churn.csv"

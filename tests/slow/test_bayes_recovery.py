@@ -14,7 +14,7 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from crm_predict.models.bayes import BayesianConversionModel
+from crm_predict.models.bayes.model import BayesianConversionModel
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +132,7 @@ def test_held_out_auc_is_close_to_the_truth(fitted):
     assert auc >= roc_auc_score(y_test, p_test) - 0.02
 
 
-@pytest.mark.filterwarnings("ignore::crm_predict.models.bayes.BayesConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::crm_predict.models.bayes.model.BayesConvergenceWarning")
 def test_same_seed_gives_the_same_posterior():
     X, y, _ = make_rows(1_000, np.random.default_rng(8), *planted())
     X = X[["source", "contacts"]]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crm_predict.loading import load_task_data
-from crm_predict.models.timing import TimeToConvertModel
-from crm_predict.survival_data import survival_data
+from crm_predict.data.loading import load_task_data
+from crm_predict.data.survival import survival_data
+from crm_predict.models.timing.model import TimeToConvertModel
 from tests.helpers import synthetic_task
 from tests.unit.test_timing import lead_features
 
@@ -48,9 +48,9 @@ def test_observed_horizon_calibration_on_the_time_ordered_holdout():
     """The demo task's holdout, judged on observed outcomes (leads followed ≥ h days): the
     30/60/90-day calibration error is at most 0.03 and the ranking and Brier score are at
     least as good as CoxPH's (the hazards are recalibrated on the validation slice)."""
-    from crm_predict.config import load_config
+    from crm_predict.config.task import load_config
     from crm_predict.features import build_model_frame
-    from crm_predict.timing_task import fit_timing
+    from crm_predict.training.timing import fit_timing
 
     config = load_config("configs/leads_demo.yaml")
     data = load_task_data(config)

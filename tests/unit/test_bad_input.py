@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from crm_predict.cli import app
-from crm_predict.config import parse_config
-from crm_predict.datasets import make_leads
-from crm_predict.train import train_task
+from crm_predict.cli.app import app
+from crm_predict.config.task import parse_config
+from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.training.train import train_task
 
 runner = CliRunner()
 AS_OF = "2025-01-01"
@@ -932,7 +932,7 @@ def test_messy_input(case: Case, model, tmp_path, monkeypatch):
 
 
 def test_a_crash_keeps_the_previous_output_and_is_an_internal_error(model, tmp_path, monkeypatch):
-    import crm_predict.score as score_module
+    import crm_predict.scoring.batch as score_module
 
     csv(L)(tmp_path)
     (tmp_path / "scored.csv").write_text("yesterday's scores\n")

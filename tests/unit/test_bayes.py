@@ -1,6 +1,6 @@
 """Bayesian conversion model with the sampler mocked (house rule 5): fast, no NUTS.
 
-``crm_predict.models.bayes._sample`` is replaced by :func:`fake_sample`, which returns
+``crm_predict.models.bayes.model._sample`` is replaced by :func:`fake_sample`, which returns
 independent draws with known centres for every posterior variable. Real sampling is tested
 in ``tests/slow/test_bayes_recovery.py``.
 """
@@ -18,7 +18,7 @@ from scipy.special import expit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from crm_predict.models import bayes
-from crm_predict.models.bayes import (
+from crm_predict.models.bayes.model import (
     DEFAULT_PRIORS,
     BayesConvergenceWarning,
     BayesianConversionModel,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_predict import metrics_cx
-from crm_predict.datasets_churn import make_customers
+from crm_predict.churn import cx as metrics_cx
+from crm_predict.data.synthetic.customers import make_customers
 from crm_predict.report import build_report, render_html
 from crm_predict.report.cx import churn_page
-from crm_predict.train import train_task
+from crm_predict.training.train import train_task
 from tests.helpers import churn_task
 
 AS_OF = "2025-01-01"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crm_predict.cli import app
+from crm_predict.cli.app import app
 
 runner = CliRunner()
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

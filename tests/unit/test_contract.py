@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.datasets import make_leads
-from crm_predict.explain import contributions
+from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.explain.contributions import contributions
 from crm_predict.models import bayes
-from crm_predict.score import score_leads
+from crm_predict.scoring.batch import score_leads
 from crm_predict.tracking import companion_uri, export_model, load_bundle, load_model, log_training
-from crm_predict.train import train_task
+from crm_predict.training.train import train_task
 from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
 
@@ -132,7 +132,7 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
 
 
 def _model_rows(bundle, path):
-    from crm_predict.score import _Scorer
+    from crm_predict.scoring.batch import _Scorer
 
     return _Scorer(bundle, pd.Timestamp("2025-01-01"), None).frame(pd.read_csv(path))
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.datasets import AS_OF, make_leads, planted_effects, write_leads
+from crm_predict.data.exports import write_leads
+from crm_predict.data.synthetic.leads import AS_OF, make_leads, planted_effects
 
 N, SEED = 20_000, 11
 

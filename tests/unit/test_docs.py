@@ -12,8 +12,8 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from crm_predict.cli import app
-from crm_predict.config import TaskConfig
+from crm_predict.cli.app import app
+from crm_predict.config.task import TaskConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\|\s*(`[^|]*?)\s*\|")

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 
-from crm_predict.evaluate import (
+from crm_predict.evaluate.metrics import (
     DEFAULT_GRADE_CUTOFFS,
     assign_grades,
     calibration_table,
@@ -24,7 +24,7 @@ from crm_predict.evaluate import (
     lift_table,
     segment_metrics,
 )
-from crm_predict.plots import plot_calibration, plot_lift
+from crm_predict.evaluate.plots import plot_calibration, plot_lift
 
 METRIC_KEYS = {
     "roc_auc",

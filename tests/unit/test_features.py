@@ -13,7 +13,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from crm_predict.config import load_config
+from crm_predict.config.task import load_config
+from crm_predict.data.loading import load_task_data
 from crm_predict.features import (
     AS_OF,
     ActivityAggregator,
@@ -27,7 +28,6 @@ from crm_predict.features import (
     field_of,
 )
 from crm_predict.features.categorical import MISSING, OTHER
-from crm_predict.loading import load_task_data
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 N_LEADS, SEED = 2000, 3

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict import metrics_cx as cx
+from crm_predict.churn import cx as cx
 
 
 def test_nps_counts_promoters_minus_detractors():

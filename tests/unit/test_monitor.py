@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.config import parse_config
+from crm_predict.config.task import parse_config
+from crm_predict.evaluate.profile import reference_profile
+from crm_predict.evaluate.psi import PSI_MAJOR, psi
 from crm_predict.exceptions import CRMPredictError
-from crm_predict.monitor import (
+from crm_predict.lifecycle.monitor import (
     compare_profile,
     drift_table,
-    reference_profile,
     write_drift_json,
 )
-from crm_predict.psi import PSI_MAJOR, psi
 
 
 def test_psi_matches_a_hand_computed_example():
@@ -120,9 +120,9 @@ def test_a_model_without_a_profile_says_how_to_fix_it():
 
 def test_a_churn_model_is_monitored_on_its_churn_features_and_present_customers(tmp_path):
     """The churn features are profiled; customers gone by as_of are not part of the list."""
-    from crm_predict.datasets_churn import make_customers
-    from crm_predict.monitor import monitor_leads
-    from crm_predict.train import train_task
+    from crm_predict.data.synthetic.customers import make_customers
+    from crm_predict.lifecycle.monitor import monitor_leads
+    from crm_predict.training.train import train_task
     from tests.helpers import churn_task
 
     config = churn_task(1500, 5)

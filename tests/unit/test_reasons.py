@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.age import AGE_FIELD
-from crm_predict.datasets import make_leads
-from crm_predict.reasons import N_AGAINST, N_FOR, FieldRates, strength, top_reasons
+from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.explain.age import AGE_FIELD
+from crm_predict.explain.reasons import N_AGAINST, N_FOR, FieldRates, strength, top_reasons
 from crm_predict.report import build_report
-from crm_predict.score import score_leads
-from crm_predict.train import train_task
+from crm_predict.scoring.batch import score_leads
+from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
 AS_OF = "2025-01-01"

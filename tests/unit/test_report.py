@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
-from crm_predict.datasets import make_leads
+from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.models import bayes as bayes_module
 from crm_predict.report import build, build_report, figures, render_html, sections, write_report
 from crm_predict.report.html import num, pct, pts
-from crm_predict.score import score_leads
-from crm_predict.train import train_task
+from crm_predict.scoring.batch import score_leads
+from crm_predict.training.train import train_task
 from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
 
@@ -331,7 +331,7 @@ def test_cli_report_loads_the_model_and_writes_the_html(bundle, leads, tmp_path,
     from typer.testing import CliRunner
 
     import crm_predict.tracking
-    from crm_predict.cli import app
+    from crm_predict.cli.app import app
 
     asked = []
 

@@ -10,16 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.churn_timing import churn_survival, expected_remaining_days
-from crm_predict.datasets_churn import make_customers
-from crm_predict.retention import (
+from crm_predict.churn.retention import (
     DAYS_PER_MONTH,
     NO_SIGNAL,
     churn_reasons,
     lifetime_from_horizon,
 )
-from crm_predict.score import score_leads
-from crm_predict.train import default_models, train_task
+from crm_predict.data.synthetic.customers import make_customers
+from crm_predict.models.timing.lifetime import expected_remaining_days
+from crm_predict.scoring.batch import score_leads
+from crm_predict.training.churn_timing import churn_survival
+from crm_predict.training.train import default_models, train_task
 from tests.helpers import churn_task
 
 AS_OF = "2025-01-01"

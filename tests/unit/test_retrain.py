@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from crm_predict.backtest import backtest_folds, judged_rows
-from crm_predict.config import parse_config
-from crm_predict.datasets import NEW_SOURCE, make_leads
-from crm_predict.io import write_table
-from crm_predict.monitor import monitor_leads
-from crm_predict.retrain import decide, retrain_task
+from crm_predict.config.task import parse_config
+from crm_predict.data.io import write_table
+from crm_predict.data.synthetic.leads import NEW_SOURCE, make_leads
+from crm_predict.lifecycle.backtest import backtest_folds, judged_rows
+from crm_predict.lifecycle.monitor import monitor_leads
+from crm_predict.lifecycle.retrain import decide, retrain_task
 from crm_predict.tracking import PREVIOUS_CHAMPION, champion_version, log_training
-from crm_predict.train import train_task
+from crm_predict.training.train import train_task
 from tests.helpers import churn_task, synthetic_task
 
 N_LEADS, SEED, DRIFT_FROM = 3000, 11, "2023-10-01"

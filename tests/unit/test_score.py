@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.datasets import make_leads
+from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.exceptions import CRMPredictError
-from crm_predict.explain import field_contributions
-from crm_predict.score import rejected_path, score_leads
+from crm_predict.explain.contributions import field_contributions
+from crm_predict.scoring.batch import rejected_path, score_leads
 from crm_predict.tracking import log_training
-from crm_predict.train import train_task
+from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
 AS_OF = "2025-01-01"

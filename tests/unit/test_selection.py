@@ -8,12 +8,12 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from crm_predict.base_rate import base_rate_drift
-from crm_predict.config import parse_config
-from crm_predict.datasets import DRIFT_FROM, DRIFT_SHIFT
-from crm_predict.evaluate_compare import paired_auc
-from crm_predict.selection import choose_champion, holdout_check
-from crm_predict.train import train_task
+from crm_predict.config.task import parse_config
+from crm_predict.data.synthetic.leads import DRIFT_FROM, DRIFT_SHIFT
+from crm_predict.evaluate.base_rate import base_rate_drift
+from crm_predict.evaluate.compare import paired_auc
+from crm_predict.training.selection import choose_champion, holdout_check
+from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
 

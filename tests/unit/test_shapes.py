@@ -17,12 +17,12 @@ import yaml
 from scipy.special import expit
 from typer.testing import CliRunner
 
-from crm_predict.cli import app
-from crm_predict.config import parse_config
+from crm_predict.cli.app import app
+from crm_predict.config.task import parse_config
 from crm_predict.exceptions import DataValidationError
-from crm_predict.reasons import N_AGAINST, N_FOR
-from crm_predict.score import score_leads
-from crm_predict.train import default_models, train_task
+from crm_predict.explain.reasons import N_AGAINST, N_FOR
+from crm_predict.scoring.batch import score_leads
+from crm_predict.training.train import default_models, train_task
 
 FAST = {"n_estimators": 60, "learning_rate": 0.1}
 N = 800

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from crm_predict.evaluate import expected_calibration_error
+from crm_predict.data.loading import load_task_data
+from crm_predict.data.schema import NEGATIVE, OPEN, POSITIVE
+from crm_predict.data.survival import survival_data
+from crm_predict.evaluate.metrics import expected_calibration_error
 from crm_predict.exceptions import ConfigError, DataValidationError
-from crm_predict.loading import load_task_data
-from crm_predict.models.timing import TimeToConvertModel
-from crm_predict.schema import NEGATIVE, OPEN, POSITIVE
-from crm_predict.survival_data import survival_data
+from crm_predict.models.timing.model import TimeToConvertModel
 from tests.helpers import synthetic_task
 
 FIELDS = ["source", "region", "industry", "budget_band", "decision_maker"]
@@ -55,7 +55,7 @@ def fitted(task):
 
 
 def truth_for(data) -> pd.DataFrame:
-    from crm_predict.datasets import make_leads
+    from crm_predict.data.synthetic.leads import make_leads
 
     truth = make_leads(N_LEADS, SEED).truth
     assert (truth["lead_id"].to_numpy() == data.frame["lead_id"].to_numpy()).all()

@@ -8,11 +8,17 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy.stats import norm
 
-from crm_predict.datasets import AS_OF, EARLY_DAYS, LOST_MEDIAN_DAYS, SIZE_BANDS, make_leads
+from crm_predict.data.synthetic.leads import (
+    AS_OF,
+    EARLY_DAYS,
+    LOST_MEDIAN_DAYS,
+    SIZE_BANDS,
+    make_leads,
+)
 from crm_predict.report.figures import plot_conversion_curves
-from crm_predict.score import score_leads
+from crm_predict.scoring.batch import score_leads
 from crm_predict.tracking import companion_uri, load_bundle, load_model, log_training
-from crm_predict.train import default_models, train_task
+from crm_predict.training.train import default_models, train_task
 from tests.helpers import synthetic_task
 
 

@@ -9,18 +9,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_predict import touch_source
-from crm_predict.config import ActivitySpec, SQLSource
-from crm_predict.datasets import make_leads
-from crm_predict.exceptions import DataValidationError
-from crm_predict.score import score_leads
-from crm_predict.touch_source import (
+from crm_predict.config.task import ActivitySpec, SQLSource
+from crm_predict.data import touches as touch_source
+from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.data.touches import (
     FrameTouches,
     ParquetTouches,
     SQLTouches,
     open_touches,
 )
-from crm_predict.train import train_task
+from crm_predict.exceptions import DataValidationError
+from crm_predict.scoring.batch import score_leads
+from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
 AS_OF = pd.Timestamp("2025-01-01")

@@ -7,7 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from crm_predict.tracking import load_model, log_training, resolve_tracking_uri
-from crm_predict.train import train_task
+from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
 
@@ -74,7 +74,7 @@ def test_served_model_takes_as_of_as_a_param_and_scores_unseen_levels(result, st
 
 
 def test_a_model_that_is_not_there_is_a_clear_error_naming_what_is(result, store):
-    from crm_predict.cli import app
+    from crm_predict.cli.app import app
     from crm_predict.exceptions import CRMPredictError
     from crm_predict.tracking import load_bundle
 

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from crm_predict.config import load_config
-from crm_predict.datasets import make_leads
-from crm_predict.evaluate import expected_calibration_error
-from crm_predict.loading import load_task_data
-from crm_predict.selection import model_label
-from crm_predict.split import split_task, training_labels
-from crm_predict.train import METRIC_KEYS, train_task, write_metrics
+from crm_predict.config.task import load_config
+from crm_predict.data.loading import load_task_data
+from crm_predict.data.split import split_task, training_labels
+from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.evaluate.metrics import expected_calibration_error
+from crm_predict.training.selection import model_label
+from crm_predict.training.train import METRIC_KEYS, train_task, write_metrics
 from tests.helpers import synthetic_task
 
 

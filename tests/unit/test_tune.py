@@ -16,25 +16,25 @@ import yaml
 from scipy.special import expit
 from sklearn.metrics import log_loss
 
-from crm_predict.config import ParamRange, load_config
-from crm_predict.loading import load_task_data
-from crm_predict.models.gbm import BLEND_WEIGHTS, CalibratedLGBM
-from crm_predict.split import (
+from crm_predict.config.task import ParamRange, load_config
+from crm_predict.data.loading import load_task_data
+from crm_predict.data.split import (
     Split,
     rolling_origin_folds,
     split_task,
     training_labels,
     validation_folds,
 )
-from crm_predict.train import make_estimator
-from crm_predict.tune import default_storage, open_study, tune_task
-from crm_predict.tune_objective import (
+from crm_predict.lifecycle.tune import default_storage, open_study, tune_task
+from crm_predict.lifecycle.tune_objective import (
     PruningCallback,
     _PrunableLGBM,
     blend_log_loss,
     prepare_tuning_data,
 )
-from crm_predict.tune_space import suggest_params, write_overlay
+from crm_predict.lifecycle.tune_space import suggest_params, write_overlay
+from crm_predict.models.gbm import BLEND_WEIGHTS, CalibratedLGBM
+from crm_predict.training.train import make_estimator
 from tests.helpers import churn_task, synthetic_task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,7 +217,7 @@ _WORKER = textwrap.dedent(
     import sys
     sys.path.insert(0, {repo!r})
     from tests.helpers import synthetic_task
-    from crm_predict.tune import tune_task
+    from crm_predict.lifecycle.tune import tune_task
     cfg = synthetic_task(n_leads=1500, seed=3, tuning={fast!r})
     tune_task(cfg, n_trials=2, storage={storage!r}, worker=int(sys.argv[1]), track=False,
               quiet=True)
@@ -258,7 +258,7 @@ def test_a_churn_task_is_tuned_on_its_churn_features():
     each fold's rows, so the column names may differ while the fields may not.
     """
     from crm_predict.features import field_of
-    from crm_predict.train import train_task
+    from crm_predict.training.train import train_task
 
     cfg = churn_task(800, 5, tuning=FAST)
     prepared = prepare_tuning_data(cfg)

@@ -8,13 +8,13 @@ import textwrap
 
 import optuna
 
-from crm_predict.tune_storage import open_storage
+from crm_predict.lifecycle.tune_storage import open_storage
 
 _WORKER = textwrap.dedent(
     """
     import sys, time
     import optuna
-    from crm_predict.tune_storage import open_storage
+    from crm_predict.lifecycle.tune_storage import open_storage
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1]))
     def objective(trial):

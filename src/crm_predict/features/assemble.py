@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 
-from crm_predict.config import TaskConfig
+from crm_predict.config.task import TaskConfig
+from crm_predict.data.loading import TaskData
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.categorical import CategoricalEncoder
+from crm_predict.features.churn import add_churn_features
 from crm_predict.features.cleaning import AS_OF
 from crm_predict.features.dates import DateFeatures, EngagementFeatures, SizeBands
 from crm_predict.features.numeric import NumericTransformer
-from crm_predict.loading import TaskData
 
 
 def field_of(feature: str) -> str:
@@ -146,8 +147,6 @@ def task_frame(
     frame, aggregator = build_model_frame(data, config, aggregator=aggregator)
     extra = list(aggregator.get_feature_names_out()) if aggregator else None
     if config.churn_history is not None:
-        from crm_predict.features.churn import add_churn_features
-
         frame, churn_columns = add_churn_features(frame, data, config)
         extra = [*(extra or []), *churn_columns]
     return frame, aggregator, extra

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from crm_predict import schema
+from crm_predict.data import schema
 
 AS_OF = "as_of"
 

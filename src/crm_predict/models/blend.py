@@ -102,24 +102,3 @@ class BlendedLogit(ClassifierMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more likely class (uncalibrated)."""
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-    def tree_ensemble(self):
-        """The LightGBM part as one :class:`~crm_predict.treeshap.TreeEnsemble`.
-
-        Every booster's trees, leaf values scaled by ``(1 - weight) / n_boosters``, so that
-        its exact TreeSHAP values are the LightGBM part's share of the blend. Parsed once
-        and kept (not pickled).
-        """
-        if getattr(self, "_ensemble", None) is None:
-            from crm_predict.treeshap import TreeEnsemble
-
-            scale = (1 - self.weight) / len(self.boosters)
-            self._ensemble = TreeEnsemble.from_boosters(
-                [b.booster_ for b in self.boosters], [scale] * len(self.boosters)
-            )
-        return self._ensemble
-
-    def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        state.pop("_ensemble", None)
-        return state

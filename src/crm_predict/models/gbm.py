@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from crm_predict.folds import rolling_origin_folds
+from crm_predict.data.folds import rolling_origin_folds
 from crm_predict.models.baseline import logistic_baseline
 from crm_predict.models.blend import BLEND_WEIGHTS, BlendedLogit, blend_log_losses
 from crm_predict.models.calibration import Calibration, OutOfFold, recalibrated_log_loss

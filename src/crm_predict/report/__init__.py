@@ -1,6 +1,6 @@
 """Self-contained HTML reports for sales managers: what the model says and how far to trust it.
 
-:func:`build_report` scores a lead list (through :func:`crm_predict.score.score_leads`, so
+:func:`build_report` scores a lead list (through :func:`crm_predict.scoring.batch.score_leads`, so
 the report shows exactly the score file's numbers) and gathers the model card's tables;
 :func:`render_html` turns that into one HTML page with inline CSS and charts, safe to send
 as an e-mail attachment; :func:`write_report` does both and writes the file atomically.
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm_predict.bundle import ModelBundle
-from crm_predict.leadlist import ReadOptions
+from crm_predict.data.files import atomic_path, check_output
+from crm_predict.data.leadlist import ReadOptions
 from crm_predict.report.build import ReportData, build_report
 from crm_predict.report.html import render_html
-from crm_predict.safe_files import atomic_path, check_output
+from crm_predict.scoring.bundle import ModelBundle
 
 __all__ = ["ReportData", "build_report", "render_html", "write_report"]
 
@@ -53,16 +53,16 @@ def write_report(
     activities : DataFrame, optional
         Touch table (default: the one the task config names).
     drift : dict, optional
-        A drift check of this list (:meth:`crm_predict.monitor.DriftResult.to_dict`, or
+        A drift check of this list (:meth:`crm_predict.lifecycle.monitor.DriftResult.to_dict`, or
         the JSON of ``crm-predict monitor --json``), shown as a "Drift" section.
     timing : TimingBundle, optional
-        The task's time-to-convert model (:mod:`crm_predict.timing_task`): adds its
+        The task's time-to-convert model (:mod:`crm_predict.training.timing`): adds its
         columns to the scored leads and a "How fast do segments convert" section.
     bayes : ModelBundle, optional
         The task's Bayesian model: adds each lead's 90% interval, its segment rates and
         its per-field effects (see :func:`crm_predict.report.build.build_report`).
     options : ReadOptions, optional
-        How to read the lead list, as for scoring (:mod:`crm_predict.leadlist`).
+        How to read the lead list, as for scoring (:mod:`crm_predict.data.leadlist`).
 
     Returns
     -------

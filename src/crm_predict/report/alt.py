@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from crm_predict.reasons import label_of, strength, value_text
+from crm_predict.explain.reasons import label_of, strength, value_text
 
 ALT_ITEMS = 6
 """Rows of a chart named in its alt text."""

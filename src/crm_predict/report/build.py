@@ -1,9 +1,9 @@
 """Assemble what a manager's report shows: scored leads, drivers, lead details, segments.
 
-The scores, grades, intervals and reasons come from :func:`crm_predict.score.score_leads`
+The scores, grades, intervals and reasons come from :func:`crm_predict.scoring.batch.score_leads`
 itself (written to a temporary Parquet file and read back), so the report shows exactly what
 the score file says. Per-field contributions for the charts come from
-:func:`crm_predict.explain.field_contributions` on model-frame rows built by the same
+:func:`crm_predict.explain.contributions.field_contributions` on model-frame rows built by the same
 scorer. Nothing here fits a model.
 """
 
@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.bundle import ModelBundle, reason_floor
+from crm_predict.churn.retention import is_churn
+from crm_predict.data.io import read_table
+from crm_predict.data.leadlist import ReadOptions, RowChecker, read_lead_list
+from crm_predict.data.loading import apply_joins
 from crm_predict.exceptions import CRMPredictError, InputWarning
-from crm_predict.io import read_table
-from crm_predict.leadlist import ReadOptions, RowChecker, read_lead_list
-from crm_predict.loading import apply_joins
-from crm_predict.reasons import MIN_POINTS
+from crm_predict.explain.reasons import MIN_POINTS
 from crm_predict.report.cx import build_cx
 from crm_predict.report.drivers import Drivers, Waterfall, explain_leads
-from crm_predict.retention import is_churn
-from crm_predict.score import _Scorer, score_leads
+from crm_predict.scoring.batch import _Scorer, score_leads
+from crm_predict.scoring.bundle import ModelBundle, reason_floor
 
 OWNER_FIELDS = ("owner", "sales_agent")
 """Config fields (among ``features.categorical``) that name a lead's sales rep."""
@@ -87,7 +87,7 @@ class ReportData:
         baselines, per-segment conversion curves), when one was given.
     drift : dict or None
         A drift check of the list against the training leads
-        (:meth:`crm_predict.monitor.DriftResult.to_dict`), computed elsewhere.
+        (:meth:`crm_predict.lifecycle.monitor.DriftResult.to_dict`), computed elsewhere.
     kind : str
         ``conversion`` or ``churn`` (the page then speaks of customers and churn).
     grade_cutoffs : dict
@@ -213,7 +213,7 @@ def build_report(
         The task's Bayesian model (when ``bundle`` is another one): it adds each lead's
         90% interval, its segment rates and its per-field effects beside the main model's.
     options : ReadOptions, optional
-        How to read the lead list, as for scoring (:mod:`crm_predict.leadlist`).
+        How to read the lead list, as for scoring (:mod:`crm_predict.data.leadlist`).
 
     Returns
     -------

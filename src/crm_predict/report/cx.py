@@ -1,7 +1,7 @@
 """The churn variant of the manager's report: CX metrics page, at-risk list, churn wording.
 
 :func:`build_cx` computes the customer-experience tables from the task's own tables (the
-customer table of ``source`` and the ``churn`` event tables) with :mod:`crm_predict.metrics_cx`
+customer table of ``source`` and the ``churn`` event tables) with :mod:`crm_predict.churn.cx`
 only; :func:`churn_page` turns a rendered lead-style report into the churn one: the same
 sections said of customers and churn, plus "At-risk customers" (top customers by revenue
 at risk, with their CX reasons) and "Customer experience" (NPS, CSAT, CES, churn and
@@ -21,9 +21,12 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from crm_predict import metrics_cx as cx
-from crm_predict.config import TaskConfig
-from crm_predict.retention import churn_words
+from crm_predict.churn import cx as cx
+from crm_predict.churn.retention import churn_words, read_event_tables
+from crm_predict.config.task import TaskConfig
+from crm_predict.data import schema
+from crm_predict.data.io import read_table
+from crm_predict.explain.reasons import label_of
 
 MONTHS = 12
 """Months of history the CX page shows (the last full ones before ``as_of``)."""
@@ -63,9 +66,6 @@ class CXData:
 
 
 def _customers(config: TaskConfig) -> pd.DataFrame:
-    from crm_predict import schema
-    from crm_predict.io import read_table
-
     frame = schema.clean_text(read_table(config.source), config.missing_values)
     spec = config.churn
     for col in (spec.signup, spec.churn_date):
@@ -131,8 +131,6 @@ def build_cx(
     -------
     CXData
     """
-    from crm_predict.retention import read_event_tables
-
     spec = config.churn
     as_of = pd.Timestamp(as_of)
     customers = _customers(config)
@@ -292,8 +290,6 @@ def _table(frame: pd.DataFrame, key: str) -> tuple[list[str], list[tuple[str, li
 
 def render_cx(data, cxd: CXData) -> Markup:
     """The "At-risk customers" and "Customer experience" sections as HTML."""
-    from crm_predict.reasons import label_of
-
     leads = cxd.at_risk
     interval = "p_low" in leads.columns
     rows = []

@@ -1,7 +1,7 @@
 """What moves scores: per-field contributions summarised for charts, lead by lead.
 
-The numbers come from :func:`crm_predict.explain.contributions` (exact: the average lead's
-score plus every field's push equals the lead's score) on model-frame rows built by the
+The numbers come from :func:`crm_predict.explain.contributions.contributions` (exact: the average
+lead's score plus every field's push equals the lead's score) on model-frame rows built by the
 scorer of ``crm-predict score``; this module only picks the leads and summarises.
 """
 
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_predict.age import AGE_FIELD, age_offsets, with_age
-from crm_predict.bundle import ModelBundle, reason_floor, reason_values
-from crm_predict.explain import contributions
-from crm_predict.reasons import N_AGAINST, N_FOR, field_value, label_of
-from crm_predict.retention import is_churn
-from crm_predict.score import _Scorer
+from crm_predict.churn.retention import is_churn
+from crm_predict.explain.age import AGE_FIELD, age_offsets, with_age
+from crm_predict.explain.contributions import contributions
+from crm_predict.explain.reasons import N_AGAINST, N_FOR, field_value, label_of
+from crm_predict.scoring.batch import _Scorer
+from crm_predict.scoring.bundle import ModelBundle, reason_floor, reason_values
 
 DETAIL_LEADS = 5
 """Top leads shown as waterfalls."""
@@ -104,7 +104,7 @@ def explain_leads(
         the table beside the main model's.
     timing : TimingBundle, optional
         The task's time-to-convert model: the score is conditioned on each lead's time open
-        (:mod:`crm_predict.age`), one more bar of the waterfall, as in the score file.
+        (:mod:`crm_predict.explain.age`), one more bar of the waterfall, as in the score file.
 
     Returns
     -------
@@ -180,7 +180,7 @@ def explain_leads(
 
 def bars(points: np.ndarray, floor: float) -> list[int]:
     """The fields a waterfall draws, largest push first: every field the score file gives
-    as a reason (:func:`crm_predict.reasons.top_reasons`), then the largest of the rest, up
+    as a reason (:func:`crm_predict.explain.reasons.top_reasons`), then the largest of the rest, up
     to :data:`DETAIL_STEPS`.
 
     Examples

@@ -21,7 +21,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from crm_predict.reasons import label_of, strength, value_text
+from crm_predict.explain.reasons import label_of, strength, value_text
 
 UP, DOWN, MAIN, MUTED = "#1a7f4b", "#c0392b", "#2457a6", "#9aa3ad"
 START = "Starting point"  # the model's score before any field is known
@@ -235,7 +235,7 @@ def plot_calibration_table(records: Sequence[Mapping], ax: Axes | None = None) -
     ----------
     records : sequence of mapping
         Rows with ``n``, ``mean_predicted`` and ``observed_rate`` (see
-        :func:`crm_predict.evaluate.calibration_table`).
+        :func:`crm_predict.evaluate.metrics.calibration_table`).
     ax : Axes, optional
         Where to draw.
 
@@ -273,7 +273,7 @@ def plot_lift_table(records: Sequence[Mapping], ax: Axes | None = None) -> Axes:
     ----------
     records : sequence of mapping
         Rows with ``group``, ``n``, ``positives``, ``rate`` and ``lift`` (see
-        :func:`crm_predict.evaluate.lift_table`).
+        :func:`crm_predict.evaluate.metrics.lift_table`).
     ax : Axes, optional
         Where to draw.
 

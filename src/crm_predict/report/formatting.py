@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_predict.reasons import percent
+from crm_predict.explain.reasons import percent
 
 _AUC_WORDS = [(0.9, "Excellent"), (0.8, "Good"), (0.7, "Fair"), (0.6, "Weak")]
 

@@ -12,6 +12,7 @@ import jinja2
 from markupsafe import Markup
 
 from crm_predict.report.build import ReportData
+from crm_predict.report.cx import churn_page
 from crm_predict.report.formatting import num, pct, pts
 from crm_predict.report.sections import page_context
 from crm_predict.report.template import CSS, TEMPLATE
@@ -43,7 +44,5 @@ def render_html(data: ReportData) -> str:
     template = env.from_string(TEMPLATE)
     html = template.render(css=Markup(CSS), **page_context(data))
     if getattr(data, "kind", "conversion") == "churn":
-        from crm_predict.report.cx import churn_page
-
         html = churn_page(html, data)  # churn wording, at-risk list, CX page
     return html

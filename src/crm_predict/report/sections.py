@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_predict.reasons import label_of, value_text
+from crm_predict.explain.reasons import label_of, value_text
 from crm_predict.report import alt, figures
 from crm_predict.report.build import ReportData
 from crm_predict.report.charts import FOREST_LEVELS, embed, model_charts

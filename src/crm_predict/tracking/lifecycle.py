@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from crm_predict.tracking.registry import CHALLENGER, CHAMPION
 from crm_predict.tracking.runs import log_training
 from crm_predict.tracking.store import ensure_experiment, resolve_tracking_uri
-from crm_predict.train import TrainResult
+from crm_predict.training.train import TrainResult
 
 PREVIOUS_CHAMPION = "previous-champion"
 

@@ -12,8 +12,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
-from crm_predict.bundle import ModelBundle
 from crm_predict.exceptions import CRMPredictError
+from crm_predict.scoring.bundle import ModelBundle
 from crm_predict.tracking.registry import load_bundle_label
 from crm_predict.tracking.store import resolve_tracking_uri, tracking_to
 

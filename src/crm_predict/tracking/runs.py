@@ -13,11 +13,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
-from crm_predict.plots import plot_calibration, plot_lift
+from crm_predict.evaluate.plots import plot_calibration, plot_lift
 from crm_predict.tracking.pyfunc import CRMModel, signature_for
 from crm_predict.tracking.registry import assign_alias
 from crm_predict.tracking.store import ensure_experiment, resolve_tracking_uri, tracking_to
-from crm_predict.train import TrainResult
+from crm_predict.training.train import TrainResult
 
 _LIBRARIES = ("crm-predict", "lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "pymc")
 
@@ -74,7 +74,7 @@ def log_training(
     Logs the validated config, a data fingerprint, parameters, every model's holdout
     metrics, the calibration curve and lift chart, and library versions. Each model's
     whole pipeline is logged as a pyfunc model with signature and input example; the run's
-    champion (the best out-of-fold evidence, :mod:`crm_predict.selection`) is registered
+    champion (the best out-of-fold evidence, :mod:`crm_predict.training.selection`) is registered
     under the task's name and gets the alias ``champion`` if the task has none yet, else
     ``challenger``. The other models (not the logistic baseline) are registered as
     ``<task>-<model>`` (``<task>-bayes``, ``<task>-gbm``) with the same rule.
@@ -82,7 +82,7 @@ def log_training(
     Parameters
     ----------
     result : TrainResult
-        From :func:`crm_predict.train.train_task`.
+        From :func:`crm_predict.training.train.train_task`.
     tracking_uri : str, optional
         See :func:`resolve_tracking_uri`.
     register : bool

@@ -1,0 +1,404 @@
+"""The ``crm-predict`` command line: thin wrappers over library functions (house rule 8).
+
+One Typer app: the commands from data to report are here; the lifecycle commands (tune,
+monitor, retrain) live in :mod:`crm_predict.cli.lifecycle` and the shared options and error
+display in :mod:`crm_predict.cli.common`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from crm_predict.cli.common import (
+    AsOf,
+    Chunksize,
+    DateFormat,
+    Encoding,
+    Quiet,
+    Sep,
+    Strict,
+    TrackingUri,
+    as_of_date,
+    console,
+    err_console,
+    fmt,
+    friendly,
+    read_options,
+)
+from crm_predict.cli.lifecycle import monitor, retrain, tune
+from crm_predict.exceptions import CRMPredictError
+
+app = typer.Typer(
+    help="Turn CRM records into predictions people act on.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _metrics_table(summary: dict, models: list[str]) -> Table:
+    table = Table(title="Holdout metrics", show_lines=False)
+    table.add_column("metric")
+    for name in models:
+        champion = name == summary.get("champion")
+        table.add_column(f"{name} (champion)" if champion else name, justify="right")
+    keys = [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "lift_top_decile",
+        "capture_top_decile",
+        "fit_seconds",
+    ]
+    if "bayes" in summary:
+        keys += ["max_rhat", "min_ess_bulk", "divergences"]
+    for key in keys:
+        table.add_row(key, *(fmt(summary[m].get(key)) for m in models))
+    return table
+
+
+def _segment_table(summary: dict) -> Table:
+    table = Table(title="Per segment (holdout, main model)")
+    for col in ("field", "level", "n", "observed", "predicted", "auc", "ece"):
+        table.add_column(col, justify="left" if col in ("field", "level") else "right")
+    for field_name, levels in summary["segments"].items():
+        for level, m in levels.items():
+            table.add_row(
+                field_name,
+                level,
+                f"{int(m['n']):,}",
+                fmt(m["observed_rate"]),
+                fmt(m["predicted_rate"]),
+                fmt(m["roc_auc"]),
+                fmt(m["ece"]),
+            )
+    return table
+
+
+def _timing_table(comparison, churn: bool = False) -> Table:
+    title = (
+        "Time to churn (holdout, customers at risk at the snapshot)"
+        if churn
+        else "Time to convert (holdout; lost leads kept at risk for the baselines)"
+    )
+    table = Table(title=title)
+    keys = [c for c in comparison.columns if c != "model" and not c.startswith("n_")]
+    table.add_column("metric")
+    for name in comparison["model"]:
+        table.add_column(str(name), justify="right")
+    for key in keys:
+        table.add_row(key, *(fmt(v) for v in comparison[key]))
+    return table
+
+
+@app.command()
+@friendly
+def validate(
+    config: Annotated[Path, typer.Argument(help="Task YAML, e.g. configs/leads_demo.yaml.")],
+) -> None:
+    """Read and validate a task's data; report counts, balance, missing values and leaks."""
+    from crm_predict.config.task import load_config
+    from crm_predict.data.loading import load_task_data
+    from crm_predict.data.profile import class_balance, profile_task
+
+    cfg = load_config(config)
+    data = load_task_data(cfg)
+    prof = profile_task(data, cfg)
+    console.print(f"[bold]{cfg.name}[/]: {prof.rows:,} records from {cfg.source.describe()}")
+    o = prof.outcomes
+    console.print(
+        f"outcomes: {o['positive']:,} positive, {o['negative']:,} negative, "
+        f"{o['open']:,} open (censored, not negatives); "
+        f"positive share among closed: {class_balance(o):.1%}"
+    )
+    if prof.date_range:
+        first, last = prof.date_range
+        console.print(f"created {first:%Y-%m-%d} to {last:%Y-%m-%d}; as of {prof.as_of:%Y-%m-%d}")
+    if prof.notes:
+        console.print("[bold]cleaned on the way:[/]")
+        for note in prof.notes:
+            console.print(f"  • {escape(note)}", highlight=False)
+    if len(prof.missing):
+        table = Table(title="Missing values (share of rows)")
+        table.add_column("column")
+        table.add_column("missing", justify="right")
+        for col, share in prof.missing.head(15).items():
+            table.add_row(str(col), f"{share:.1%}")
+        console.print(table)
+    if prof.leakage:
+        console.print("[bold yellow]leakage suspects:[/]")
+        for line in prof.leakage:
+            console.print(f"  ⚠ {escape(line)}", highlight=False)
+    else:
+        console.print("no leakage suspects found")
+
+
+@app.command()
+@friendly
+def train(
+    config: Annotated[Path, typer.Argument(help="Task YAML.")],
+    tracking_uri: TrackingUri = None,
+    output_dir: Annotated[Path, typer.Option(help="Where metrics.json is written.")] = Path("."),
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated models to fit besides the baseline: gbm,bayes,timing "
+            "(default: gbm, plus timing when the config has time.created and time.closed)."
+        ),
+    ] = None,
+    register: Annotated[bool, typer.Option(help="Register the model in MLflow.")] = True,
+    strict: Annotated[
+        bool, typer.Option(help="Exit with code 3 when the Bayesian model did not converge.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train, evaluate on a time-ordered holdout, log to MLflow and register the model."""
+    from crm_predict.config.task import load_config
+    from crm_predict.data.files import writable_folder
+    from crm_predict.tracking import log_training
+    from crm_predict.training.train import default_models, train_task, write_metrics
+
+    cfg = load_config(config)
+    # Checked before training: a model must not be registered when its metrics cannot be.
+    writable_folder(output_dir)
+    chosen = (
+        tuple(m.strip() for m in models.split(",") if m.strip())
+        if models is not None
+        else default_models(cfg)
+    )
+    optional = ("timing",) if models is None else ()
+    result = train_task(cfg, models=chosen, quiet=quiet, optional=optional)
+    log_training(result, tracking_uri=tracking_uri, register=register, workdir=output_dir)
+    path = write_metrics(result, output_dir)
+    summary = result.summary()
+    console.print(f"split: {result.split.description}")
+    console.print(_metrics_table(summary, list(result.models)))
+    if summary["segments"]:
+        console.print(_segment_table(summary))
+    if result.selection is not None:
+        console.print(f"champion: {result.selection.reason}")
+        if result.selection.warning:
+            err_console.print(f"[bold yellow]warning:[/] {result.selection.warning}")
+    if result.drift is not None and result.drift["drifted"]:
+        err_console.print(f"[bold yellow]warning:[/] {result.drift['message']}")
+    for note in result.notes:
+        console.print(f"note: {note}")
+    for key in ("model_uri", "registered_model_uri"):
+        if key in summary:
+            console.print(f"{key}: {summary[key]}")
+    if result.timing is not None:
+        churn = result.config.kind == "churn"
+        console.print(_timing_table(result.timing.comparison, churn=churn))
+        if "timing_registered_model_uri" in summary:
+            console.print(f"timing_registered_model_uri: {summary['timing_registered_model_uri']}")
+    console.print(f"metrics written to {path}")
+    if "bayes" in result.models:
+        diag = result.models["bayes"].pipeline[-1].diagnostics()
+        if not diag["converged"]:
+            from crm_predict.models.bayes.outputs import convergence_advice
+
+            advice = convergence_advice(diag)
+            err_console.print(f"[bold yellow]warning:[/] Bayesian model: {escape(advice)}")
+            if strict:
+                raise typer.Exit(3)
+
+
+@app.command()
+@friendly
+def score(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="MLflow model URI, e.g. models:/leads_demo@champion, or a local model folder."
+        ),
+    ],
+    output: Annotated[Path, typer.Option(help="Score list: .csv, .parquet or .xlsx.")],
+    input: Annotated[Path | None, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")] = None,
+    sql_url: Annotated[str | None, typer.Option(help="Read leads from this database.")] = None,
+    query: Annotated[str | None, typer.Option(help="SELECT for --sql-url.")] = None,
+    sql_table: Annotated[
+        str | None, typer.Option(help="Also upsert the scores into this --sql-url table.")
+    ] = None,
+    as_of: AsOf = None,
+    tracking_uri: TrackingUri = None,
+    chunksize: Chunksize = 50_000,
+    interval_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Bayesian model giving p_low/p_high (default: <name>-bayes with the same "
+            "alias, when registered)."
+        ),
+    ] = None,
+    timing_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Time-to-convert model giving p_convert_<h>d, p_ever and expected_days "
+            "(default: <name>-timing with the same alias, when registered)."
+        ),
+    ] = None,
+    sep: Sep = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    strict: Strict = False,
+    escape_formulas: Annotated[
+        bool,
+        typer.Option(
+            help="Prefix text cells starting with = + - @ with ' in CSV and Excel output, "
+            "so a spreadsheet shows them instead of running them as formulas."
+        ),
+    ] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Score a lead list: probability, interval, grade, rank and reasons for every lead."""
+    from crm_predict.data.files import check_output
+    from crm_predict.progress import rows
+    from crm_predict.scoring.batch import rejected_path, score_leads
+    from crm_predict.tracking import companion_uri, load_bundle
+
+    day = as_of_date(as_of)
+    options = read_options(sep, encoding, date_format, strict)
+    check_output(output, [input] if input else [], ("csv", "parquet", "excel"))
+    check_output(rejected_path(output), [input] if input else [], ("csv",))
+    bundle, label = load_bundle(model, tracking_uri)
+    interval_model = interval_model or companion_uri(model, "bayes", tracking_uri)
+    interval = load_bundle(interval_model, tracking_uri)[0] if interval_model else None
+    timing_model = timing_model or companion_uri(model, "timing", tracking_uri)
+    timing = load_bundle(timing_model, tracking_uri)[0] if timing_model else None
+    with rows("scoring", quiet=quiet) as advance:
+        summary = score_leads(
+            bundle,
+            output,
+            as_of=day,
+            source=input,
+            sql_url=sql_url,
+            query=query,
+            sql_table=sql_table,
+            model_label=label,
+            chunksize=chunksize,
+            progress=advance,
+            interval=interval,
+            timing=timing,
+            options=options,
+            escape_formulas=escape_formulas,
+        )
+    if timing_model:
+        console.print(f"horizon columns from {timing_model}")
+    if interval_model:
+        console.print(f"interval p_low/p_high from {interval_model}")
+    console.print(
+        f"scored {summary.rows_scored:,} of {summary.rows_read:,} {bundle.config.records} in "
+        f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
+    )
+    if summary.rejected:
+        console.print(
+            f"[yellow]{summary.rows_rejected:,} rows could not be scored[/]; "
+            f"reasons in {summary.rejected}"
+        )
+
+
+@app.command()
+@friendly
+def export(
+    model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion.")],
+    to: Annotated[Path, typer.Option(help="Target folder, e.g. models/leads_demo.")],
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Write a registered model as a self-contained MLflow model folder (no tracking store)."""
+    from crm_predict.tracking import export_model
+
+    path = export_model(model, to, tracking_uri)
+    console.print(f"exported {model} to {path}; score with --model {path}")
+
+
+@app.command()
+@friendly
+def report(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="MLflow model URI, e.g. models:/leads_demo@champion, or a local model folder."
+        ),
+    ],
+    input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
+    output: Annotated[Path, typer.Option(help="The HTML report.")] = Path("report.html"),
+    as_of: AsOf = None,
+    top: Annotated[int, typer.Option(help="Leads in the 'calls to make' list.")] = 25,
+    tracking_uri: TrackingUri = None,
+    drift: Annotated[
+        Path | None, typer.Option(help="Drift JSON from crm-predict monitor --json, shown too.")
+    ] = None,
+    sep: Sep = None,
+    encoding: Encoding = None,
+    date_format: DateFormat = None,
+    strict: Strict = False,
+) -> None:
+    """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
+    from crm_predict.data.files import check_output
+    from crm_predict.report import write_report
+    from crm_predict.tracking import companion_uri, load_bundle
+
+    day = as_of_date(as_of)
+    options = read_options(sep, encoding, date_format, strict)
+    check_output(output, [input], ("html",))
+    bundle, label = load_bundle(model, tracking_uri)
+    timing_uri = companion_uri(model, "timing", tracking_uri)
+    timing = load_bundle(timing_uri, tracking_uri)[0] if timing_uri else None
+    bayes_uri = companion_uri(model, "bayes", tracking_uri)
+    bayes = load_bundle(bayes_uri, tracking_uri)[0] if bayes_uri else None
+    drift_data = None
+    if drift is not None:
+        import json
+
+        try:
+            drift_data = json.loads(drift.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CRMPredictError(
+                f"--drift {drift} is not the JSON of monitor --json: {exc}"
+            ) from None
+    path = write_report(
+        bundle,
+        input,
+        output,
+        as_of=day,
+        label=label,
+        top=top,
+        drift=drift_data,
+        timing=timing,
+        bayes=bayes,
+        options=options,
+    )
+    console.print(f"report written to {path}")
+
+
+@app.command()
+@friendly
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
+        "demo_output"
+    ),
+    n_leads: Annotated[int, typer.Option(help="Synthetic leads to generate.")] = 20_000,
+    quiet: Quiet = False,
+) -> None:
+    """Generate synthetic CRM data, validate, train and register a model, score and report."""
+    from crm_predict.demo import run_demo
+
+    outputs = run_demo(workdir, n_leads=n_leads, quiet=quiet)
+    for name, path in outputs.items():
+        console.print(f"{name}: {path}")
+
+
+# Registered after demo so that --help lists the commands in the order a user meets them.
+app.command()(tune)
+app.command()(monitor)
+app.command()(retrain)
+
+
+def main() -> None:
+    """Entry point for ``python -m crm_predict``."""
+    app()

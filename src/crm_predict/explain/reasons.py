@@ -1,0 +1,358 @@
+"""Plain-language reasons: per-field contributions turned into sentences with base rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crm_predict.explain.age import AGE_FIELD
+
+N_FOR, N_AGAINST = 3, 2
+MIN_POINTS = 1.0
+"""Default strength, in percentage points, below which a field gives no reason."""
+_LABELS = {"touch_share": "touch mix", "touch_direction": "touch direction"}
+_NUMERIC_BINS = 5
+_LONGEST = 40  # characters of a text value quoted
+
+
+def label_of(name: str) -> str:
+    """A CRM field name as a manager reads it.
+
+    Examples
+    --------
+    >>> label_of("pricing_page_visits")
+    'Pricing page visits'
+    """
+    text = _LABELS.get(name, name).replace("__", " ").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@dataclass
+class FieldRates:
+    """Observed conversion rates per level (categorical) or per value range (numeric).
+
+    Attributes
+    ----------
+    overall : float
+        Conversion rate of all labelled training records.
+    levels : dict
+        ``{field: {level: (rate, n)}}`` for categorical fields.
+    bins : dict
+        ``{field: (edges, rates, counts)}`` for numeric fields; ``edges`` has one more
+        entry than ``rates``.
+    """
+
+    overall: float
+    levels: dict[str, dict[str, tuple[float, int]]] = field(default_factory=dict)
+    bins: dict[str, tuple[list[float], list[float], list[int]]] = field(default_factory=dict)
+
+    @classmethod
+    def learn(
+        cls,
+        frame: pd.DataFrame,
+        y: np.ndarray,
+        categorical: list[str],
+        numeric: list[str],
+        min_count: int = 20,
+    ) -> FieldRates:
+        """Learn rates from labelled training rows.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Cleaned training rows.
+        y : array of 0/1
+            Outcomes.
+        categorical, numeric : list of str
+            Fields by type.
+        min_count : int
+            Levels with fewer rows are not quoted.
+
+        Returns
+        -------
+        FieldRates
+        """
+        y = np.asarray(y, dtype=float)
+        out = cls(overall=float(y.mean()))
+        for col in categorical:
+            if col not in frame.columns:
+                continue
+            text = frame[col].astype("object").where(frame[col].notna(), "(missing)")
+            grouped = pd.Series(y, index=frame.index).groupby(text.astype(str))
+            stats = grouped.agg(["mean", "size"])
+            out.levels[col] = {
+                str(k): (float(r["mean"]), int(r["size"]))
+                for k, r in stats.iterrows()
+                if r["size"] >= min_count
+            }
+        for col in numeric:
+            if col not in frame.columns:
+                continue
+            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+            known = ~np.isnan(values)
+            if known.sum() < min_count:
+                continue
+            edges = np.unique(np.quantile(values[known], np.linspace(0, 1, _NUMERIC_BINS + 1)))
+            if len(edges) < 2:
+                continue
+            idx = np.clip(
+                np.searchsorted(edges, values[known], side="right") - 1, 0, len(edges) - 2
+            )
+            rates, counts = [], []
+            for b in range(len(edges) - 1):
+                hit = idx == b
+                counts.append(int(hit.sum()))
+                rates.append(float(y[known][hit].mean()) if hit.any() else float("nan"))
+            out.bins[col] = ([float(e) for e in edges], rates, counts)
+        return out
+
+    def describe(self, name: str, value, points: float | None = None) -> str:
+        """One sentence: the field's value, its push in points and how such records convert.
+
+        The rate is quoted only when it lies on the side of the average the push points
+        to (both as shown), so a sentence never contradicts itself.
+
+        Parameters
+        ----------
+        name : str
+            Field name (or :data:`crm_predict.explain.age.AGE_FIELD`).
+        value : object
+            The record's value (``{part: share}`` for a family such as ``touch_share``).
+        points : float, optional
+            The field's contribution in probability units (0.042 = +4.2 points); without
+            it the sentence has no strength and the rate is quoted whatever its side.
+
+        Examples
+        --------
+        >>> rates = FieldRates(0.2, levels={"source": {"referral": (0.41, 300)}})
+        >>> rates.describe("source", "referral", 0.042)
+        'Source = referral: +4.2 pts (such leads convert at 41% vs 20% overall)'
+        >>> rates.describe("source", "referral", -0.03)
+        'Source = referral: −3.0 pts'
+        >>> rates.describe("days_open", 212.0, -0.061)
+        'Open for 212 days: −6.1 pts'
+        """
+        what = self.what(name, value)
+        rate = self.rate_of(name, value)
+        if points is None:
+            return what if rate is None else f"{what}: {rate[1]}"
+        text = f"{what}: {strength(points)}"
+        if rate is not None and _agrees(rate[0], self.overall, points):
+            text += f" ({rate[1]})"
+        return text
+
+    def what(self, name: str, value) -> str:
+        """The field and its value as a manager reads them.
+
+        Examples
+        --------
+        >>> FieldRates(0.2).what("created_at", pd.Timestamp("2024-12-25 08:57"))
+        'Created at = 25 Dec 2024'
+        """
+        label = label_of(name)
+        if name == AGE_FIELD and not _missing(value):
+            days = float(value)
+            return f"Open for {_fmt(days)} day{'' if days == 1 else 's'}"
+        if name in self.levels:
+            if _missing(value):
+                return f"{label} is not recorded"
+            shown = value_text(value)
+            return f"{label} = {shown}" + ("" if str(value) in self.levels[name] else " (rare)")
+        if isinstance(value, dict):
+            shares = {k: v for k, v in value.items() if not _missing(v)}
+            if not shares:
+                return f"{label}: none recorded"
+            top = max(shares, key=shares.get)
+            return f"{label}: mostly {label_of(top).lower()} ({float(shares[top]):.0%})"
+        return f"{label} is not recorded" if _missing(value) else f"{label} = {value_text(value)}"
+
+    def rate_of(self, name: str, value) -> tuple[float, str] | None:
+        """How records like this one convert, and the words for it; None when unknown.
+
+        Examples
+        --------
+        >>> FieldRates(0.2, levels={"source": {"web": (0.1, 500)}}).rate_of("source", "web")
+        (0.1, 'such leads convert at 10% vs 20% overall')
+        """
+        overall = f"{percent(self.overall)} overall"
+        if name in self.levels:
+            hit = self.levels[name].get("(missing)" if _missing(value) else str(value))
+            if hit is None:
+                return None
+            return hit[0], f"such leads convert at {percent(hit[0])} vs {overall}"
+        if name in self.bins and not _missing(value):
+            edges, rates, _ = self.bins[name]
+            b = int(
+                np.clip(np.searchsorted(edges, float(value), side="right") - 1, 0, len(rates) - 1)
+            )
+            if np.isnan(rates[b]):
+                return None
+            lo, hi = _fmt(edges[b]), _fmt(edges[b + 1])
+            span = lo if lo == hi else f"{lo}–{hi}"
+            return rates[b], f"leads with {span} convert at {percent(rates[b])} vs {overall}"
+        return None
+
+
+def strength(points: float) -> str:
+    """A contribution as signed percentage points, as reasons and waterfalls show it.
+
+    Examples
+    --------
+    >>> strength(0.0421), strength(-0.061)
+    ('+4.2 pts', '−6.1 pts')
+    """
+    return f"{'+' if points >= 0 else '−'}{abs(points) * 100:.1f} pts"
+
+
+def value_text(value) -> str:
+    """A CRM value as the report shows it: yes/no, dates as "25 Dec 2024", short numbers.
+
+    Examples
+    --------
+    >>> value_text(True), value_text("False"), value_text(1.5), value_text(1200.0)
+    ('yes', 'no', '1.5', '1,200')
+    """
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        stamp = pd.Timestamp(value)
+        return f"{stamp.day} {stamp:%b %Y}"
+    if isinstance(value, int | float | np.number):
+        return _fmt(float(value))
+    text = str(value)
+    text = {"True": "yes", "False": "no"}.get(text, text)
+    return text if len(text) <= _LONGEST else text[: _LONGEST - 1] + "…"
+
+
+def percent(value: float) -> str:
+    """A rate as the report shows it: whole percent, one decimal below 10%.
+
+    Examples
+    --------
+    >>> percent(0.234), percent(0.042)
+    ('23%', '4.2%')
+    """
+    return f"{value:.1%}" if 0 < abs(value) < 0.1 else f"{value:.0%}"
+
+
+def _agrees(rate: float, overall: float, points: float) -> bool:
+    """Whether a segment rate, as shown, lies on the push's side of the average as shown."""
+    shown, average = float(percent(rate)[:-1]), float(percent(overall)[:-1])
+    return shown > average if points > 0 else shown < average
+
+
+def field_value(columns: dict, row: int, name: str) -> object:
+    """A field's raw value, or ``{part: value}`` for a family such as ``touch_share__*``.
+
+    Parameters
+    ----------
+    columns : dict
+        Column name to its ``Series.array``: indexing that gives the same scalar as
+        ``Series.iloc`` without a DataFrame lookup per cell (100k-lead lists).
+    row : int
+        Position of the record.
+    name : str
+        A field, or the stem of a family of columns.
+
+    Returns
+    -------
+    object
+        The value; a dict for a family; None for a field with no column.
+
+    Examples
+    --------
+    >>> cols = {"touch_share__email": pd.array([0.7]), "touch_share__call": pd.array([0.3])}
+    >>> {part: float(v) for part, v in field_value(cols, 0, "touch_share").items()}
+    {'email': 0.7, 'call': 0.3}
+    """
+    if name in columns:
+        return columns[name][row]
+    prefix = f"{name}__"
+    parts = {c[len(prefix) :]: a[row] for c, a in columns.items() if c.startswith(prefix)}
+    return parts or None
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.2g}"
+
+
+def top_reasons(
+    contributions: np.ndarray,
+    fields: list[str],
+    values: pd.DataFrame,
+    rates: FieldRates,
+    n_for: int = N_FOR,
+    n_against: int = N_AGAINST,
+    min_points: float = MIN_POINTS,
+) -> pd.DataFrame:
+    """The strongest fields for and against each record, as text and structured columns.
+
+    A field gives a reason only when it moves the score by at least ``min_points``
+    percentage points, so every reason is one of the record's largest pushes and says
+    how large, signed ("+4.2 pts").
+
+    Parameters
+    ----------
+    contributions : ndarray, shape (n_rows, n_fields)
+        Per-field contributions in probability units (0.05 = 5 percentage points).
+    fields : list of str
+        Field name per column of ``contributions``.
+    values : DataFrame
+        The records' raw values (read for the text when a field is a column).
+    rates : FieldRates
+        Base rates for the sentences.
+    n_for, n_against : int
+        How many reasons of each kind, at most.
+    min_points : float
+        Weakest push quoted, in percentage points.
+
+    Returns
+    -------
+    DataFrame
+        ``reason_for_1..n`` and ``reason_against_1..n`` (text), and for each
+        ``…_field``, ``…_value`` and ``…_contribution``; empty where no field pushes that
+        way by ``min_points`` or more.
+
+    Examples
+    --------
+    >>> rates = FieldRates(0.2, levels={"source": {"referral": (0.41, 300)}})
+    >>> values = pd.DataFrame({"source": ["referral"], "region": ["EMEA"]})
+    >>> out = top_reasons(np.array([[0.042, -0.004]]), ["source", "region"], values, rates)
+    >>> out["reason_for_1"].iat[0], out["reason_against_1"].iat[0]
+    ('Source = referral: +4.2 pts (such leads convert at 41% vs 20% overall)', '')
+    """
+    floor = min_points / 100
+    n = contributions.shape[0]
+    order = np.argsort(-contributions, axis=1, kind="stable")
+    columns = {c: values[c].array for c in values.columns}
+    out: dict[str, list] = {}
+    n_fields = contributions.shape[1]
+    for kind, count in (("for", n_for), ("against", n_against)):
+        for k in range(count):
+            # A task with fewer fields than reason slots leaves the extra slots empty.
+            slot = min(k, n_fields - 1)
+            col = order[:, slot] if kind == "for" else order[:, -(slot + 1)]
+            contrib = contributions[np.arange(n), col]
+            ok = (contrib >= floor if kind == "for" else contrib <= -floor) & (k < n_fields)
+            ok &= contrib != 0
+            names = [fields[c] for c in col]
+            vals = [field_value(columns, i, f) for i, f in enumerate(names)]
+            out[f"reason_{kind}_{k + 1}"] = [
+                rates.describe(f, v, c) if good else ""
+                for f, v, c, good in zip(names, vals, contrib, ok, strict=True)
+            ]
+            out[f"reason_{kind}_{k + 1}_field"] = [
+                f if g else "" for f, g in zip(names, ok, strict=True)
+            ]
+            out[f"reason_{kind}_{k + 1}_value"] = [
+                "" if not g or _missing(v) or isinstance(v, dict) else str(v)
+                for v, g in zip(vals, ok, strict=True)
+            ]
+            out[f"reason_{kind}_{k + 1}_contribution"] = np.where(ok, contrib, 0.0)
+    return pd.DataFrame(out, index=values.index)

@@ -1,0 +1,69 @@
+"""The hierarchical Bayesian conversion model (PyMC): encoding, sampling, outputs, persistence."""
+
+from crm_predict.models.bayes.encoding import (
+    collapse_cells,
+    encode_rows,
+    learn_encoding,
+    learn_target,
+    level_spread_ratio,
+)
+from crm_predict.models.bayes.io import (
+    read_folder,
+    read_model,
+    write_folder,
+    write_model,
+)
+from crm_predict.models.bayes.model import (
+    BayesConvergenceWarning,
+    BayesianConversionModel,
+)
+from crm_predict.models.bayes.outputs import (
+    PosteriorDraws,
+    convergence,
+    convergence_advice,
+    field_terms,
+    numeric_rows,
+    posterior_draws,
+    row_summary,
+    segment_rows,
+)
+from crm_predict.models.bayes.sampling import (
+    centred_fields,
+    check_settings,
+    fixed_spread,
+    make_model,
+    merge_priors,
+    posterior_names,
+    sample,
+    trim_posterior,
+)
+
+__all__ = [
+    "BayesConvergenceWarning",
+    "BayesianConversionModel",
+    "PosteriorDraws",
+    "centred_fields",
+    "check_settings",
+    "collapse_cells",
+    "convergence",
+    "convergence_advice",
+    "encode_rows",
+    "field_terms",
+    "fixed_spread",
+    "learn_encoding",
+    "learn_target",
+    "level_spread_ratio",
+    "make_model",
+    "merge_priors",
+    "numeric_rows",
+    "posterior_draws",
+    "posterior_names",
+    "read_folder",
+    "read_model",
+    "row_summary",
+    "sample",
+    "segment_rows",
+    "trim_posterior",
+    "write_folder",
+    "write_model",
+]
