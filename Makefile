@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKDIR ?= demo_output
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test test-fast test-min lint format install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,28 @@ demo: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
+# Everything: unit, slow (real sampling) and integration (real servers, ../shared/data).
 test: lint
 	$(BIN)/python -m pytest
+
+# Unit tests only (no real sampling, no servers): the loop while you work.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow and not integration"
+
+# The fast tests against the lowest versions pyproject.toml allows, in a venv of their own.
+MIN_VENV ?= .venv-min
+test-min:
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python benchmarks/floors.py > $(MIN_VENV)/floors.txt
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/floors.txt -e ".[test]"
+	$(MIN_VENV)/bin/python -m pytest -m "not slow and not integration" -p no:cacheprovider
 
 format: install
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(WORKDIR) mlflow.db mlruns
+	rm -rf $(VENV) $(MIN_VENV) $(WORKDIR) mlflow.db mlruns

@@ -181,15 +181,6 @@ def _mlflow_env(monkeypatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def leads_model():
-    """The synthetic leads task (3,000 leads, seed 7), trained once for the whole session."""
-    from crm_predict.training.train import train_task
-    from tests.helpers import synthetic_task
-
-    return train_task(synthetic_task(n_leads=3000, seed=7), quiet=True)
-
-
-@pytest.fixture(scope="session")
 def logged_leads_model(leads_model, tmp_path_factory) -> dict[str, str]:
     """``leads_model`` logged and registered (``leads_test@champion``) in a SQLite store of
     its own; returns :func:`crm_predict.tracking.log_training`'s URIs."""

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -232,8 +233,34 @@ def check_output(output: str | Path, inputs: Iterable[str | Path], formats: Iter
             )
     if output.is_dir():
         raise CRMPredictError(f"cannot write {output}: it is a folder")
+    if kind == "excel":
+        require_excel(output)
     writable_folder(output.parent)
     return kind
+
+
+def require_excel(path: str | Path) -> None:
+    """Raise a clear error when Excel support (the ``excel`` extra, openpyxl) is missing.
+
+    Parameters
+    ----------
+    path : str or Path
+        The .xlsx file to be read or written, named in the message.
+
+    Raises
+    ------
+    CRMPredictError
+        When openpyxl is not installed, saying how to install it.
+
+    Examples
+    --------
+    >>> require_excel("leads.xlsx")  # openpyxl is installed: nothing happens
+    """
+    if importlib.util.find_spec("openpyxl") is None:
+        raise CRMPredictError(
+            f"{path}: Excel files need openpyxl; install it with pip install "
+            "'crm-predict[excel]', or use CSV or Parquet"
+        )
 
 
 def writable_folder(folder: str | Path) -> Path:

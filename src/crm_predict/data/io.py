@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_predict.config.task import TableSource
-from crm_predict.data.files import atomic_path, neutralise_formulas
+from crm_predict.data.files import atomic_path, neutralise_formulas, require_excel
 from crm_predict.data.synthetic.customers import make_customers
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.exceptions import CRMPredictError, DataValidationError
@@ -171,6 +171,8 @@ def read_file(
     if not path.is_file():
         raise DataValidationError([f"file not found: {path}"], source=str(path))
     kind = detect_format(path, fmt)
+    if kind == "excel":
+        require_excel(path)
     try:
         if kind == "csv":
             frame = pd.read_csv(path, low_memory=False, **_csv_options(sep, encoding))
@@ -293,6 +295,8 @@ def write_table(
     """
     path = Path(path)
     kind = detect_format(path, fmt)
+    if kind == "excel":
+        require_excel(path)
     if escape_formulas and kind != "parquet":
         frame = neutralise_formulas(frame)
     with atomic_path(path) as tmp:

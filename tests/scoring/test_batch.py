@@ -19,15 +19,13 @@ from crm_predict.exceptions import CRMPredictError
 from crm_predict.explain.contributions import field_contributions
 from crm_predict.scoring.batch import rejected_path, score_leads
 from crm_predict.tracking import log_training
-from crm_predict.training.train import train_task
-from tests.helpers import synthetic_task
 
 AS_OF = "2025-01-01"
 
 
 @pytest.fixture(scope="module")
-def trained():
-    return train_task(synthetic_task(n_leads=3000, seed=7), quiet=True)
+def trained(leads_model):
+    return leads_model
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from tests.helpers import synthetic_task
 
 
 @pytest.fixture(scope="module")
-def small_result():
-    return train_task(synthetic_task(), quiet=True)
+def small_result(leads_model):
+    return leads_model
 
 
 def test_open_leads_are_never_labelled_negative():

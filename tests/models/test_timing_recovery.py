@@ -10,7 +10,7 @@ from crm_predict.data.loading import load_task_data
 from crm_predict.data.survival import survival_data
 from crm_predict.models.timing.model import TimeToConvertModel
 from tests.helpers import synthetic_task
-from tests.unit.test_timing import lead_features
+from tests.models.test_timing import lead_features
 
 pytestmark = pytest.mark.slow
 N_BOOT = 12

@@ -16,12 +16,8 @@ import pytest
 
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.explain.contributions import contributions
-from crm_predict.models import bayes
 from crm_predict.scoring.batch import score_leads
 from crm_predict.tracking import companion_uri, export_model, load_bundle, load_model, log_training
-from crm_predict.training.train import train_task
-from tests.fakes import fake_sample
-from tests.helpers import synthetic_task
 
 MODELS = ["gbm", "bayes", "logreg"]
 REGISTERED = ["bayes", "gbm"]
@@ -35,10 +31,8 @@ def registered(result, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def result():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bayes, "_sample", fake_sample)
-        return train_task(synthetic_task(n_leads=1500, seed=5), models=("gbm", "bayes"), quiet=True)
+def result(leads_with_bayes):
+    return leads_with_bayes
 
 
 @pytest.fixture(scope="module")

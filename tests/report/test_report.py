@@ -14,12 +14,10 @@ import pytest
 from matplotlib.axes import Axes
 
 from crm_predict.data.synthetic.leads import make_leads
-from crm_predict.models import bayes as bayes_module
 from crm_predict.report import build, build_report, figures, render_html, sections, write_report
 from crm_predict.report.html import num, pct, pts
 from crm_predict.scoring.batch import score_leads
 from crm_predict.training.train import train_task
-from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
 
 AS_OF = "2025-01-01"
@@ -87,8 +85,8 @@ def _parse(html: str) -> _Page:
 
 
 @pytest.fixture(scope="module")
-def bundle():
-    return train_task(synthetic_task(n_leads=3000, seed=7), quiet=True).models["gbm"].bundle
+def bundle(leads_model):
+    return leads_model.models["gbm"].bundle
 
 
 @pytest.fixture(scope="module")
@@ -378,9 +376,8 @@ def test_bayesian_model_report_shows_intervals_and_the_segment_forest(leads, tmp
         assert f"<h2>{heading}</h2>" in html
 
 
-def test_a_bayesian_companion_adds_intervals_segments_and_its_driver_bars(leads, monkeypatch):
-    monkeypatch.setattr(bayes_module, "_sample", fake_sample)
-    trained = train_task(synthetic_task(n_leads=1500, seed=5), models=("gbm", "bayes"), quiet=True)
+def test_a_bayesian_companion_adds_intervals_segments_and_its_driver_bars(leads, leads_with_bayes):
+    trained = leads_with_bayes
     main, bayes = trained.models["gbm"].bundle, trained.models["bayes"].bundle
     data = build_report(main, leads, AS_OF, sample=300, bayes=bayes)
     assert {"p_low", "p_high"} <= set(data.leads.columns)

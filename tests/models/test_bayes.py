@@ -2,7 +2,7 @@
 
 ``crm_predict.models.bayes.model._sample`` is replaced by :func:`fake_sample`, which returns
 independent draws with known centres for every posterior variable. Real sampling is tested
-in ``tests/slow/test_bayes_recovery.py``.
+in ``tests/models/test_bayes_recovery.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pytensor.tensor import get_underlying_scalar_constant_value as constant
 from scipy.special import expit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from crm_predict.models import bayes
+from crm_predict.models.bayes import model as bayes
 from crm_predict.models.bayes.model import (
     DEFAULT_PRIORS,
     BayesConvergenceWarning,
