@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def floors(pyproject: Path) -> list[str]:
-    """``name==floor`` for each ``name>=floor`` in the core dependencies and the test extra.
+    """``name==floor`` for each ``name>=floor`` in the core dependencies, test and excel extras.
 
     Parameters
     ----------
@@ -25,7 +25,8 @@ def floors(pyproject: Path) -> list[str]:
         Constraint lines, in the file's order.
     """
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    specs = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    extras = project["optional-dependencies"]
+    specs = [*project["dependencies"], *extras["test"], *extras["excel"]]
     out = []
     for spec in specs:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?>=([^,;\s]+)", spec.strip())
