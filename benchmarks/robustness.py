@@ -2,7 +2,7 @@
 
 Runs ``train`` as a user would (``train_task`` at the config's defaults) on every shipped
 config and on the synthetic drift scenario
-(:func:`crm_predict.data.synthetic.leads.drift_scenario`), and prints one markdown row per dataset:
+(:func:`crm_predict.data.synthetic.drift.drift_scenario`), and prints one markdown row per dataset:
 the champion chosen on out-of-fold evidence, the holdout ROC AUC and log loss of every fitted model
 on the same split, the holdout check and the base-rate check. The acceptance rule of issue 16 is
 checked per row: the champion's holdout AUC is not below the logistic baseline's by more than 0.005,
@@ -20,7 +20,7 @@ import time
 from datetime import date
 
 from crm_predict.config.task import TaskConfig, load_config, parse_config
-from crm_predict.data.synthetic.leads import DRIFT_FROM, DRIFT_SHIFT
+from crm_predict.data.synthetic.drift import DRIFT_FROM, DRIFT_SHIFT
 from crm_predict.training.train import train_task
 
 TASKS = (

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.explain.treeshap import TreeEnsemble, grouped_contributions
+from crm_predict.explain.tree_cache import grouped_contributions
+from crm_predict.explain.treeshap import TreeEnsemble
 
 TOL = 1e-6
 SOURCES = ["web", "event", "referral", "partner", "cold_call"]

@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from crm_predict.evaluate.calibration import expected_calibration_error
 from crm_predict.explain.contributions import field_contributions
-from crm_predict.explain.treeshap import blend_ensemble
+from crm_predict.explain.tree_cache import blend_ensemble
 from crm_predict.models.gbm import CalibratedLGBM
 
 FAST = {"n_estimators": 200, "learning_rate": 0.1}

@@ -9,7 +9,7 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from crm_predict.config.task import parse_config
-from crm_predict.data.synthetic.leads import DRIFT_FROM, DRIFT_SHIFT
+from crm_predict.data.synthetic.drift import DRIFT_FROM, DRIFT_SHIFT
 from crm_predict.evaluate.base_rate import base_rate_drift
 from crm_predict.evaluate.compare import paired_auc
 from crm_predict.training.selection import choose_champion, holdout_check

@@ -38,8 +38,7 @@ CUSTOMER_TABLES = ("customers", "tickets", "surveys", "usage", "changes")
 
 
 class SyntheticSource(_Strict):
-    """A table from the built-in synthetic CRM generator (:mod:`crm_predict.data.synthetic.leads`).
-    """
+    """A table from the built-in synthetic CRM generators (:mod:`crm_predict.data.synthetic`)."""
 
     dataset: Literal["leads", "customers"] = "leads"
     table: Literal["leads", "activities", "customers", "tickets", "surveys", "usage", "changes"] = (

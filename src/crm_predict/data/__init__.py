@@ -19,11 +19,13 @@ from crm_predict.data.files import (
     check_output,
     neutralise_formulas,
     remove_stale_temps,
+    require_excel,
     spill_folder,
     umask_mode,
     writable_folder,
 )
 from crm_predict.data.folds import (
+    fold_rows,
     rolling_origin_folds,
 )
 from crm_predict.data.io import (
@@ -114,6 +116,7 @@ __all__ = [
     "coerce_dates",
     "coerce_numbers",
     "detect_format",
+    "fold_rows",
     "id_problems",
     "id_text",
     "implausible",
@@ -133,6 +136,7 @@ __all__ = [
     "read_lead_list",
     "read_table",
     "remove_stale_temps",
+    "require_excel",
     "require_time_columns",
     "rolling_origin_folds",
     "spill_folder",

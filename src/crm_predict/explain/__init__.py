@@ -24,10 +24,12 @@ from crm_predict.explain.reasons import (
     top_reasons,
     value_text,
 )
-from crm_predict.explain.treeshap import (
-    TreeEnsemble,
+from crm_predict.explain.tree_cache import (
     blend_ensemble,
     grouped_contributions,
+)
+from crm_predict.explain.treeshap import (
+    TreeEnsemble,
 )
 
 __all__ = [

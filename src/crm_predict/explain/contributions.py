@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.special import expit
 from sklearn.pipeline import Pipeline
 
-from crm_predict.explain.treeshap import blend_ensemble
+from crm_predict.explain.tree_cache import blend_ensemble
 from crm_predict.features.assemble import field_of
 from crm_predict.models.baseline import LogisticBaseline
 from crm_predict.models.gbm import CalibratedLGBM

@@ -23,7 +23,6 @@ from crm_predict.models.factory import (
 )
 from crm_predict.models.gbm import (
     CalibratedLGBM,
-    fold_rows,
 )
 
 __all__ = [
@@ -36,7 +35,6 @@ __all__ = [
     "build_pipeline",
     "default_models",
     "diagnostic_metrics",
-    "fold_rows",
     "logistic_baseline",
     "make_estimator",
     "recalibrated_log_loss",

@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from crm_predict.data.folds import rolling_origin_folds
+from crm_predict.data.folds import fold_rows
 from crm_predict.models.baseline import logistic_baseline
 from crm_predict.models.blend import BLEND_WEIGHTS, BlendedLogit, blend_log_losses
 from crm_predict.models.calibration import Calibration, OutOfFold, recalibrated_log_loss
@@ -31,7 +31,6 @@ __all__ = [
     "CalibratedLGBM",
     "Calibration",
     "blend_log_losses",
-    "fold_rows",
 ]
 
 PROBABILITY_FLOOR = 0.001
@@ -50,42 +49,6 @@ DEFAULT_LGBM_PARAMS: dict[str, object] = {
     "min_data_per_group": 50,
     "max_cat_to_onehot": 8,
 }
-
-
-def fold_rows(
-    y: np.ndarray,
-    folds: int,
-    time_ordered: bool = False,
-    validation_fraction: float = 0.2,
-    random_state: int = 42,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(fit rows, validation rows) of each fold of :class:`CalibratedLGBM`.
-
-    Rolling-origin blocks when ``time_ordered`` (the rows are sorted by time), one trailing
-    slice when ``folds`` is 1, stratified k-fold otherwise.
-
-    Examples
-    --------
-    >>> [len(v) for _, v in fold_rows(np.tile([0, 1], 50), 3, time_ordered=True)]
-    [20, 20, 20]
-    """
-    if not isinstance(folds, (int, np.integer)) or folds < 1:
-        raise ValueError(f"folds must be a whole number of at least 1, not {folds!r}")
-    n = len(y)
-    n_valid = max(2, int(round(n * validation_fraction)))
-    if time_ordered:
-        rolling = rolling_origin_folds(np.arange(n), folds, n_valid)
-        return rolling or [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
-    if folds == 1:
-        return [(np.arange(n - n_valid), np.arange(n - n_valid, n))]
-    smaller = int(np.bincount(y).min())
-    if smaller < folds:
-        raise ValueError(
-            f"{folds} cross-fitting folds need at least {folds} rows of each "
-            f"outcome; the rarer one has {smaller}: lower folds"
-        )
-    kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    return list(kfold.split(np.zeros(n), y))
 
 
 class CalibratedLGBM(ClassifierMixin, BaseEstimator):

@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from crm_predict.config.task import TaskConfig
+from crm_predict.data.folds import fold_rows
 from crm_predict.data.io import atomic_path
 from crm_predict.data.loading import TaskData, load_task_data
 from crm_predict.data.split import Split, split_task, training_labels
@@ -30,7 +31,6 @@ from crm_predict.models.factory import (
     diagnostic_metrics,
     make_estimator,
 )
-from crm_predict.models.gbm import fold_rows
 from crm_predict.progress import steps
 from crm_predict.scoring.bundle import ModelBundle, make_bundle
 from crm_predict.training.evidence import out_of_fold

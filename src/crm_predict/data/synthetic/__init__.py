@@ -5,9 +5,11 @@ from crm_predict.data.synthetic.customers import (
     make_customers,
     planted_churn_effects,
 )
+from crm_predict.data.synthetic.drift import (
+    drift_scenario,
+)
 from crm_predict.data.synthetic.leads import (
     SyntheticCRM,
-    drift_scenario,
     make_leads,
     planted_effects,
 )

@@ -24,7 +24,8 @@ Planted truth (log-odds, see :data:`PLANTED`):
   converting (:data:`DRIFT_EFFECTS`), a new source, ``social media``, brings a share of
   the leads, and (``drift_shift``) every lead's log-odds move, so the base rate changes.
   Leads created before that date are identical to the undrifted data's.
-  :func:`drift_scenario` is the setting the tests and benchmarks use.
+  :func:`crm_predict.data.synthetic.drift.drift_scenario` is the setting the tests and benchmarks
+  use.
 """
 
 from __future__ import annotations
@@ -386,24 +387,3 @@ def make_leads(
         }
     )
     return SyntheticCRM(leads=leads, activities=activities, truth=truth, effects=effects)
-
-
-DRIFT_FROM = "2024-04-01"
-DRIFT_SHIFT = 1.2
-
-
-def drift_scenario(n_leads: int = 20_000, seed: int = 42) -> SyntheticCRM:
-    """Leads whose market changes in the last nine months before ``as_of``.
-
-    From :data:`DRIFT_FROM` on, the base rate rises (log-odds + :data:`DRIFT_SHIFT`),
-    referrals stop converting and a new source brings a fifth of the leads: the most recent
-    part of the training period and the holdout differ from the earlier months, as real
-    sales data does.
-
-    Examples
-    --------
-    >>> crm = drift_scenario(3_000, seed=1)
-    >>> crm.effects["base_after_drift"]["shift"]
-    1.2
-    """
-    return make_leads(n_leads, seed, DRIFT_FROM, DRIFT_SHIFT)
