@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from crm_predict.cli.app import app
 from crm_predict.config.task import TaskConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ROW = re.compile(r"^\|\s*(`[^|]*?)\s*\|")
 LOADER_KEYS = {"extends"}  # read by load_config before the schema sees the mapping
 
