@@ -2,6 +2,9 @@
 
 Training is the slow part of most tests, so the models several folders read are fitted here
 once per session. Tests must not change what these fixtures return (copy first).
+
+Unit tests boost faster than the package does (:func:`fast_boosting`); ``slow`` and
+``integration`` tests, and the notebooks, keep the package's defaults.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from crm_predict.models.bayes import model as bayes_model
+from crm_predict.models.gbm import DEFAULT_LGBM_PARAMS
 from crm_predict.training.train import TrainResult, train_task
 from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
@@ -27,3 +31,20 @@ def leads_with_bayes() -> TrainResult:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bayes_model, "_sample", fake_sample)
         return train_task(synthetic_task(n_leads=1500, seed=5), models=("gbm", "bayes"), quiet=True)
+
+
+FAST_LEARNING_RATE = 0.1
+"""LightGBM's learning rate in unit tests: about three times fewer trees than the default."""
+
+
+@pytest.fixture(autouse=True)
+def fast_boosting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast estimator overlay: unit tests fit LightGBM at :data:`FAST_LEARNING_RATE`.
+
+    Early stopping still picks the rounds, so the models stay good; tests marked ``slow``
+    or ``integration`` measure quality with the package defaults and are left alone.
+    """
+    node = request.node
+    if node.get_closest_marker("slow") or node.get_closest_marker("integration"):
+        return
+    monkeypatch.setitem(DEFAULT_LGBM_PARAMS, "learning_rate", FAST_LEARNING_RATE)
