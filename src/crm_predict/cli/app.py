@@ -193,7 +193,7 @@ def train(
         if key in summary:
             console.print(f"{key}: {summary[key]}")
     if result.timing is not None:
-        churn = result.config.kind == "churn"
+        churn = result.config.is_churn
         console.print(_timing_table(result.timing.comparison, churn=churn))
         if "timing_registered_model_uri" in summary:
             console.print(f"timing_registered_model_uri: {summary['timing_registered_model_uri']}")

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.churn.retention import is_churn
 from crm_predict.data.io import read_table
 from crm_predict.data.leadlist import ReadOptions, RowChecker, read_lead_list
 from crm_predict.data.loading import apply_joins
@@ -294,7 +293,7 @@ def build_report(
         top=top,
         grade_counts={g: int(counts.get(g, 0)) for g in ("A", "B", "C", "D")},
         timing=dict(timing.card) if timing is not None else None,
-        kind="churn" if is_churn(config) else "conversion",
+        kind="churn" if config.is_churn else "conversion",
         grade_cutoffs=dict(bundle.grade_cutoffs),
         min_points=reason_floor(config),
         cx=build_cx(config, as_of, leads, top) if config.churn_history is not None else None,

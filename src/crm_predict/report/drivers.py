@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_predict.churn.retention import is_churn
 from crm_predict.explain.age import AGE_FIELD, age_offsets, with_age
 from crm_predict.explain.contributions import contributions
 from crm_predict.explain.reasons import N_AGAINST, N_FOR, field_value, label_of
@@ -124,7 +123,7 @@ def explain_leads(
     frame = scorer.frame(raw.iloc[pos[rows]].reset_index(drop=True))
     contrib = contributions(bundle.pipeline, frame)
     values = reason_values(bundle.pipeline, frame).reset_index(drop=True)
-    if timing is not None and not is_churn(bundle.config):
+    if timing is not None and not bundle.config.is_churn:
         aged = timing.score_rows(frame, as_of=scorer.as_of, fresh=True)
         contrib = with_age(contrib, age_offsets(aged))
         values[AGE_FIELD] = np.round(aged["age_days"].to_numpy(dtype=float))

@@ -23,7 +23,6 @@ from crm_predict.churn.retention import (
     add_retention,
     churn_feature_rows,
     churn_row_problems,
-    is_churn,
     rank_column,
     read_event_tables,
 )
@@ -137,7 +136,7 @@ class _Scorer:
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
         frame = self.frame(chunk)
         aged = None
-        if self.timing is not None and not is_churn(self.bundle.config):
+        if self.timing is not None and not self.bundle.config.is_churn:
             # One answer per lead: the conversion probability given its time open.
             aged = self.timing.score_rows(frame, as_of=self.as_of, fresh=True)
         out = self.bundle.score_rows(frame, age=aged)
@@ -160,7 +159,7 @@ class _Scorer:
                 when = rescale_horizons(aged, out["p_convert"].to_numpy())
             when = when.drop(columns=[c for c in when.columns if c in out.columns])
             out = pd.concat([out, when.set_axis(out.index)], axis=1)
-        if is_churn(self.bundle.config):
+        if self.bundle.config.is_churn:
             out = add_retention(
                 out,
                 self.customers if self.customers is not None else chunk,
