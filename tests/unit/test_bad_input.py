@@ -932,7 +932,7 @@ def test_messy_input(case: Case, model, tmp_path, monkeypatch):
 
 
 def test_a_crash_keeps_the_previous_output_and_is_an_internal_error(model, tmp_path, monkeypatch):
-    import crm_predict.scoring.batch as score_module
+    from crm_predict.scoring.scorer import Scorer
 
     csv(L)(tmp_path)
     (tmp_path / "scored.csv").write_text("yesterday's scores\n")
@@ -940,7 +940,7 @@ def test_a_crash_keeps_the_previous_output_and_is_an_internal_error(model, tmp_p
     def boom(self, chunk):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(score_module._Scorer, "score", boom)
+    monkeypatch.setattr(Scorer, "score", boom)
     result = runner.invoke(app, [a.format(d=tmp_path) for a in SCORE])
     assert result.exit_code == 1
     out = " ".join(result.output.split())

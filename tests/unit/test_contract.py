@@ -18,6 +18,8 @@ from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.explain.contributions import contributions
 from crm_predict.models import bayes
 from crm_predict.scoring.batch import score_leads
+from crm_predict.scoring.scorer import Scorer
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.tracking import companion_uri, export_model, load_bundle, load_model, log_training
 from crm_predict.training.train import train_task
 from tests.fakes import fake_sample
@@ -119,7 +121,7 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
     assert companion_uri(registry["model_uri"], "bayes", uri) is None  # not a registry alias
     interval, _ = load_bundle(companion, uri)
     with_interval, without = tmp_path / "a.csv", tmp_path / "b.csv"
-    score_leads(main, with_interval, as_of="2025-01-01", source=path, interval=interval)
+    score_leads(TaskModels(main, bayes=interval), with_interval, as_of="2025-01-01", source=path)
     score_leads(main, without, as_of="2025-01-01", source=path)
     a, b = pd.read_csv(with_interval), pd.read_csv(without)
     assert {"p_low", "p_high"}.isdisjoint(b.columns)
@@ -132,9 +134,7 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
 
 
 def _model_rows(bundle, path):
-    from crm_predict.scoring.batch import _Scorer
-
-    return _Scorer(bundle, pd.Timestamp("2025-01-01"), None).frame(pd.read_csv(path))
+    return Scorer(bundle, "2025-01-01").frame(pd.read_csv(path))
 
 
 @pytest.mark.parametrize("name", MODELS)

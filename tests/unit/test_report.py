@@ -18,6 +18,7 @@ from crm_predict.models import bayes as bayes_module
 from crm_predict.report import build, build_report, figures, render_html, sections, write_report
 from crm_predict.report.html import num, pct, pts
 from crm_predict.scoring.batch import score_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.train import train_task
 from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
@@ -382,7 +383,7 @@ def test_a_bayesian_companion_adds_intervals_segments_and_its_driver_bars(leads,
     monkeypatch.setattr(bayes_module, "_sample", fake_sample)
     trained = train_task(synthetic_task(n_leads=1500, seed=5), models=("gbm", "bayes"), quiet=True)
     main, bayes = trained.models["gbm"].bundle, trained.models["bayes"].bundle
-    data = build_report(main, leads, AS_OF, sample=300, bayes=bayes)
+    data = build_report(TaskModels(main, bayes=bayes), leads, AS_OF, sample=300)
     assert {"p_low", "p_high"} <= set(data.leads.columns)
     assert (data.leads["p_low"] < data.leads["p_high"]).all()
     pd.testing.assert_frame_equal(data.bayes_segments, bayes.pipeline[-1].segment_table())

@@ -259,6 +259,7 @@ def score(
     from crm_predict.data.files import check_output
     from crm_predict.progress import rows
     from crm_predict.scoring.batch import rejected_path, score_leads
+    from crm_predict.scoring.task_models import TaskModels
     from crm_predict.tracking import companion_uri, load_bundle
 
     day = as_of_date(as_of)
@@ -270,20 +271,18 @@ def score(
     interval = load_bundle(interval_model, tracking_uri)[0] if interval_model else None
     timing_model = timing_model or companion_uri(model, "timing", tracking_uri)
     timing = load_bundle(timing_model, tracking_uri)[0] if timing_model else None
+    models = TaskModels(bundle, bayes=interval, timing=timing, label=label)
     with rows("scoring", quiet=quiet) as advance:
         summary = score_leads(
-            bundle,
+            models,
             output,
             as_of=day,
             source=input,
             sql_url=sql_url,
             query=query,
             sql_table=sql_table,
-            model_label=label,
             chunksize=chunksize,
             progress=advance,
-            interval=interval,
-            timing=timing,
             options=options,
             escape_formulas=escape_formulas,
         )
@@ -341,6 +340,7 @@ def report(
     """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
     from crm_predict.data.files import check_output
     from crm_predict.report import write_report
+    from crm_predict.scoring.task_models import TaskModels
     from crm_predict.tracking import companion_uri, load_bundle
 
     day = as_of_date(as_of)
@@ -361,17 +361,9 @@ def report(
             raise CRMPredictError(
                 f"--drift {drift} is not the JSON of monitor --json: {exc}"
             ) from None
+    models = TaskModels(bundle, bayes=bayes, timing=timing, label=label)
     path = write_report(
-        bundle,
-        input,
-        output,
-        as_of=day,
-        label=label,
-        top=top,
-        drift=drift_data,
-        timing=timing,
-        bayes=bayes,
-        options=options,
+        models, input, output, as_of=day, top=top, drift=drift_data, options=options
     )
     console.print(f"report written to {path}")
 
