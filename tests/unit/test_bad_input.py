@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from crm_predict.cli.app import app
 from crm_predict.config.task import parse_config
 from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.train import train_task
 
 runner = CliRunner()
@@ -47,7 +48,7 @@ def _training_table(n: int = 400) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    """Train once; ``load_bundle`` answers every --model with it."""
+    """Train once; ``load_task_models`` answers every --model with it, alone."""
     folder = tmp_path_factory.mktemp("model")
     path = folder / "train.csv"
     _training_table().to_csv(path, index=False)
@@ -56,8 +57,8 @@ def model(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     import crm_predict.tracking as tracking
 
-    patch.setattr(tracking, "load_bundle", lambda uri, tracking_uri=None: (bundle, "tiny v1"))
-    patch.setattr(tracking, "companion_uri", lambda *a, **k: None)
+    models = TaskModels(bundle, label="tiny v1")
+    patch.setattr(tracking, "load_task_models", lambda uri, tracking_uri=None, **kw: models)
     yield bundle
     patch.undo()
 

@@ -336,17 +336,17 @@ def test_cli_report_loads_the_model_and_writes_the_html(bundle, leads, tmp_path,
 
     asked = []
 
-    def load(uri, tracking_uri=None):
-        asked.append((uri, tracking_uri))
-        return bundle, "leads_test@champion v1"
+    def load(uri, tracking_uri=None, **kw):
+        asked.append((uri, tracking_uri, kw))
+        return TaskModels(bundle, label="leads_test@champion v1")
 
-    monkeypatch.setattr(crm_predict.tracking, "load_bundle", load)
+    monkeypatch.setattr(crm_predict.tracking, "load_task_models", load)
     out = tmp_path / "report.html"
     args = ["report", "--model", "models:/leads_test@champion", "--input", str(leads)]
     args += ["--output", str(out), "--as-of", AS_OF, "--top", "7"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert asked == [("models:/leads_test@champion", None)]
+    assert asked == [("models:/leads_test@champion", None, {})]  # companions looked up
     html = out.read_text(encoding="utf-8")
     assert "leads_test@champion v1" in html
     assert "The 7 highest-scored leads" in html

@@ -259,19 +259,15 @@ def score(
     from crm_predict.data.files import check_output
     from crm_predict.progress import rows
     from crm_predict.scoring.batch import rejected_path, score_leads
-    from crm_predict.scoring.task_models import TaskModels
-    from crm_predict.tracking import companion_uri, load_bundle
+    from crm_predict.tracking import load_task_models
 
     day = as_of_date(as_of)
     options = read_options(sep, encoding, date_format, strict)
     check_output(output, [input] if input else [], ("csv", "parquet", "excel"))
     check_output(rejected_path(output), [input] if input else [], ("csv",))
-    bundle, label = load_bundle(model, tracking_uri)
-    interval_model = interval_model or companion_uri(model, "bayes", tracking_uri)
-    interval = load_bundle(interval_model, tracking_uri)[0] if interval_model else None
-    timing_model = timing_model or companion_uri(model, "timing", tracking_uri)
-    timing = load_bundle(timing_model, tracking_uri)[0] if timing_model else None
-    models = TaskModels(bundle, bayes=interval, timing=timing, label=label)
+    models = load_task_models(
+        model, tracking_uri, bayes_uri=interval_model, timing_uri=timing_model
+    )
     with rows("scoring", quiet=quiet) as advance:
         summary = score_leads(
             models,
@@ -286,12 +282,12 @@ def score(
             options=options,
             escape_formulas=escape_formulas,
         )
-    if timing_model:
-        console.print(f"horizon columns from {timing_model}")
-    if interval_model:
-        console.print(f"interval p_low/p_high from {interval_model}")
+    if "timing" in models.sources:
+        console.print(f"horizon columns from {models.sources['timing']}")
+    if "bayes" in models.sources:
+        console.print(f"interval p_low/p_high from {models.sources['bayes']}")
     console.print(
-        f"scored {summary.rows_scored:,} of {summary.rows_read:,} {bundle.config.records} in "
+        f"scored {summary.rows_scored:,} of {summary.rows_read:,} {models.config.records} in "
         f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
     )
     if summary.rejected:
@@ -340,17 +336,12 @@ def report(
     """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
     from crm_predict.data.files import check_output
     from crm_predict.report import write_report
-    from crm_predict.scoring.task_models import TaskModels
-    from crm_predict.tracking import companion_uri, load_bundle
+    from crm_predict.tracking import load_task_models
 
     day = as_of_date(as_of)
     options = read_options(sep, encoding, date_format, strict)
     check_output(output, [input], ("html",))
-    bundle, label = load_bundle(model, tracking_uri)
-    timing_uri = companion_uri(model, "timing", tracking_uri)
-    timing = load_bundle(timing_uri, tracking_uri)[0] if timing_uri else None
-    bayes_uri = companion_uri(model, "bayes", tracking_uri)
-    bayes = load_bundle(bayes_uri, tracking_uri)[0] if bayes_uri else None
+    models = load_task_models(model, tracking_uri)
     drift_data = None
     if drift is not None:
         import json
@@ -361,7 +352,6 @@ def report(
             raise CRMPredictError(
                 f"--drift {drift} is not the JSON of monitor --json: {exc}"
             ) from None
-    models = TaskModels(bundle, bayes=bayes, timing=timing, label=label)
     path = write_report(
         models, input, output, as_of=day, top=top, drift=drift_data, options=options
     )
