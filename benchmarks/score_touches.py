@@ -67,12 +67,13 @@ def write_touches(path: Path, rows: int, leads: int, seed: int = 5) -> None:
 def worker(mode: str, bundle_path: str, leads: str, output: str) -> None:
     """Score ``leads`` in this process; print a JSON line with times and peak RSS."""
     from crm_predict.data.io import read_table
-    from crm_predict.scoring import batch as score
+    from crm_predict.scoring import scorer
+    from crm_predict.scoring.batch import score_leads
 
     with open(bundle_path, "rb") as fh:
         bundle = pickle.load(fh)
     touch_s = [0.0]  # reading, cleaning and selecting touches, whichever the path
-    opened = score.open_touches
+    opened = scorer.open_touches  # what the frame builder opens the touch table with
 
     def timed_open(*args, **kwargs):
         begin = time.perf_counter()
@@ -89,11 +90,11 @@ def worker(mode: str, bundle_path: str, leads: str, output: str) -> None:
         touch_s[0] += time.perf_counter() - begin
         return source
 
-    score.open_touches = timed_open
+    scorer.open_touches = timed_open
     start = time.perf_counter()
     acts = read_table(bundle.config.activities) if mode == "whole" else None
     touch_s[0] += time.perf_counter() - start
-    summary = score.score_leads(
+    summary = score_leads(
         bundle, output, as_of=AS_OF, source=leads, chunksize=50_000, activities=acts
     )
     seconds = time.perf_counter() - start

@@ -14,7 +14,7 @@ from crm_predict.data.loading import load_task_data
 from crm_predict.data.synthetic.leads import AS_OF, EARLY_DAYS
 from crm_predict.report import write_report
 from crm_predict.scoring.batch import score_leads
-from crm_predict.tracking import load_bundle, log_training
+from crm_predict.tracking import load_task_models, log_training
 from crm_predict.training.train import default_models, train_task, write_metrics
 
 
@@ -107,19 +107,15 @@ def run_demo(
     leads = read_file(tables["leads"])
     open_leads = workdir / "open_leads.csv"
     write_table(leads[leads["status"] == "open"], open_leads)
-    bundle, label = load_bundle(uris["registered_model_uri"], uris["tracking_uri"])
-    timing, _ = load_bundle(uris["timing_registered_model_uri"], uris["tracking_uri"])
-    scored = score_leads(
-        bundle,
-        workdir / "scored.csv",
-        as_of=AS_OF,
-        source=open_leads,
-        model_label=label,
-        timing=timing,
+    # The models this run registered, not whatever else the store holds under their names.
+    models = load_task_models(
+        uris["registered_model_uri"],
+        uris["tracking_uri"],
+        timing_uri=uris.get("timing_registered_model_uri"),
+        companions=False,
     )
-    report = write_report(
-        bundle, open_leads, workdir / "report.html", as_of=AS_OF, label=label, timing=timing
-    )
+    scored = score_leads(models, workdir / "scored.csv", as_of=AS_OF, source=open_leads)
+    report = write_report(models, open_leads, workdir / "report.html", as_of=AS_OF)
     return {
         **tables,
         "config": config_path,

@@ -19,6 +19,7 @@ from crm_predict.churn.retention import (
 from crm_predict.data.synthetic.customers import make_customers
 from crm_predict.models.timing.lifetime import expected_remaining_days
 from crm_predict.scoring.batch import score_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.churn_timing import churn_survival
 from crm_predict.training.train import default_models, train_task
 from tests.helpers import churn_task
@@ -42,7 +43,8 @@ def customers_csv(tmp_path_factory) -> Path:
 
 def _score(bundle, source, tmp_path, timing=None, name="scored.csv") -> pd.DataFrame:
     out = tmp_path / name
-    score_leads(bundle, out, as_of=AS_OF, source=source, timing=timing, model_label="t")
+    models = TaskModels(bundle, timing=timing, label="t")
+    score_leads(models, out, as_of=AS_OF, source=source)
     return pd.read_csv(out, keep_default_na=False, na_values=[""])
 
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from crm_predict.cli.app import app
 from crm_predict.config.task import parse_config
 from crm_predict.data.synthetic.leads import make_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.train import train_task
 
 runner = CliRunner()
@@ -47,7 +48,7 @@ def _training_table(n: int = 400) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    """Train once; ``load_bundle`` answers every --model with it."""
+    """Train once; ``load_task_models`` answers every --model with it, alone."""
     folder = tmp_path_factory.mktemp("model")
     path = folder / "train.csv"
     _training_table().to_csv(path, index=False)
@@ -56,8 +57,8 @@ def model(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     import crm_predict.tracking as tracking
 
-    patch.setattr(tracking, "load_bundle", lambda uri, tracking_uri=None: (bundle, "tiny v1"))
-    patch.setattr(tracking, "companion_uri", lambda *a, **k: None)
+    models = TaskModels(bundle, label="tiny v1")
+    patch.setattr(tracking, "load_task_models", lambda uri, tracking_uri=None, **kw: models)
     yield bundle
     patch.undo()
 
@@ -932,7 +933,7 @@ def test_messy_input(case: Case, model, tmp_path, monkeypatch):
 
 
 def test_a_crash_keeps_the_previous_output_and_is_an_internal_error(model, tmp_path, monkeypatch):
-    import crm_predict.scoring.batch as score_module
+    from crm_predict.scoring.scorer import Scorer
 
     csv(L)(tmp_path)
     (tmp_path / "scored.csv").write_text("yesterday's scores\n")
@@ -940,7 +941,7 @@ def test_a_crash_keeps_the_previous_output_and_is_an_internal_error(model, tmp_p
     def boom(self, chunk):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(score_module._Scorer, "score", boom)
+    monkeypatch.setattr(Scorer, "score", boom)
     result = runner.invoke(app, [a.format(d=tmp_path) for a in SCORE])
     assert result.exit_code == 1
     out = " ".join(result.output.split())

@@ -435,3 +435,20 @@ def test_grade_cutoffs_come_from_the_config_and_must_decrease():
     assert parse_config({**raw, "grades": {"A": 0.3, "B": 0.15, "C": 0.08}}).grades["C"] == 0.08
     with pytest.raises(ConfigError, match="grades"):
         parse_config({**raw, "grades": {"A": 0.3, "B": 0.5, "C": 0.08}})
+
+
+@pytest.mark.parametrize(
+    ("kind", "churn", "expected"),
+    [
+        ("conversion", None, False),
+        ("churn", None, True),
+        ("conversion", {"horizon_days": 60}, True),
+        ("churn", {"signup": "signup_date", "churn_date": "churn_date"}, True),
+    ],
+)
+def test_is_churn_is_the_one_churn_rule(kind, churn, expected):
+    raw = {**minimal(), "kind": kind, **({"churn": churn} if churn else {})}
+    cfg = parse_config(raw)
+    assert cfg.is_churn is expected
+    assert cfg.records == ("customers" if expected else "leads")
+    assert (cfg.churn_history is not None) is (churn is not None and "signup" in churn)

@@ -17,6 +17,7 @@ from crm_predict.explain.age import AGE_FIELD
 from crm_predict.explain.reasons import N_AGAINST, N_FOR, FieldRates, strength, top_reasons
 from crm_predict.report import build_report
 from crm_predict.scoring.batch import score_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
@@ -48,7 +49,7 @@ def leads(tmp_path_factory) -> Path:
 def scored(trained, leads, tmp_path_factory) -> pd.DataFrame:
     out = tmp_path_factory.mktemp("scored") / "scored.csv"
     bundle = trained.models["gbm"].bundle
-    score_leads(bundle, out, as_of=AS_OF, source=leads, timing=trained.timing.bundle)
+    score_leads(TaskModels(bundle, timing=trained.timing.bundle), out, as_of=AS_OF, source=leads)
     return pd.read_csv(out, keep_default_na=False, na_values=[""])
 
 
@@ -135,7 +136,7 @@ def test_the_rate_is_dropped_not_bent_when_it_disagrees():
 
 def test_the_reasons_are_the_largest_bars_of_the_waterfall(trained, leads, scored):
     bundle = trained.models["gbm"].bundle
-    data = build_report(bundle, leads, AS_OF, timing=trained.timing.bundle)
+    data = build_report(TaskModels(bundle, timing=trained.timing.bundle), leads, AS_OF)
     by_id = scored.assign(lead_id=scored["lead_id"].astype(str)).set_index("lead_id")
     assert data.waterfalls
     for w in data.waterfalls:

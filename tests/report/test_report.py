@@ -17,6 +17,7 @@ from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.report import build, build_report, figures, render_html, sections, write_report
 from crm_predict.report.html import num, pct, pts
 from crm_predict.scoring.batch import score_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
@@ -333,17 +334,17 @@ def test_cli_report_loads_the_model_and_writes_the_html(bundle, leads, tmp_path,
 
     asked = []
 
-    def load(uri, tracking_uri=None):
-        asked.append((uri, tracking_uri))
-        return bundle, "leads_test@champion v1"
+    def load(uri, tracking_uri=None, **kw):
+        asked.append((uri, tracking_uri, kw))
+        return TaskModels(bundle, label="leads_test@champion v1")
 
-    monkeypatch.setattr(crm_predict.tracking, "load_bundle", load)
+    monkeypatch.setattr(crm_predict.tracking, "load_task_models", load)
     out = tmp_path / "report.html"
     args = ["report", "--model", "models:/leads_test@champion", "--input", str(leads)]
     args += ["--output", str(out), "--as-of", AS_OF, "--top", "7"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert asked == [("models:/leads_test@champion", None)]
+    assert asked == [("models:/leads_test@champion", None, {})]  # companions looked up
     html = out.read_text(encoding="utf-8")
     assert "leads_test@champion v1" in html
     assert "The 7 highest-scored leads" in html
@@ -379,7 +380,7 @@ def test_bayesian_model_report_shows_intervals_and_the_segment_forest(leads, tmp
 def test_a_bayesian_companion_adds_intervals_segments_and_its_driver_bars(leads, leads_with_bayes):
     trained = leads_with_bayes
     main, bayes = trained.models["gbm"].bundle, trained.models["bayes"].bundle
-    data = build_report(main, leads, AS_OF, sample=300, bayes=bayes)
+    data = build_report(TaskModels(main, bayes=bayes), leads, AS_OF, sample=300)
     assert {"p_low", "p_high"} <= set(data.leads.columns)
     assert (data.leads["p_low"] < data.leads["p_high"]).all()
     pd.testing.assert_frame_equal(data.bayes_segments, bayes.pipeline[-1].segment_table())

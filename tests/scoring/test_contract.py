@@ -17,7 +17,16 @@ import pytest
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.explain.contributions import contributions
 from crm_predict.scoring.batch import score_leads
-from crm_predict.tracking import companion_uri, export_model, load_bundle, load_model, log_training
+from crm_predict.scoring.scorer import Scorer
+from crm_predict.scoring.task_models import TaskModels
+from crm_predict.tracking import (
+    companion_uri,
+    export_model,
+    load_bundle,
+    load_model,
+    load_task_models,
+    log_training,
+)
 
 MODELS = ["gbm", "bayes", "logreg"]
 REGISTERED = ["bayes", "gbm"]
@@ -113,7 +122,7 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
     assert companion_uri(registry["model_uri"], "bayes", uri) is None  # not a registry alias
     interval, _ = load_bundle(companion, uri)
     with_interval, without = tmp_path / "a.csv", tmp_path / "b.csv"
-    score_leads(main, with_interval, as_of="2025-01-01", source=path, interval=interval)
+    score_leads(TaskModels(main, bayes=interval), with_interval, as_of="2025-01-01", source=path)
     score_leads(main, without, as_of="2025-01-01", source=path)
     a, b = pd.read_csv(with_interval), pd.read_csv(without)
     assert {"p_low", "p_high"}.isdisjoint(b.columns)
@@ -125,10 +134,37 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
     np.testing.assert_allclose(a.set_index("lead_id")["p_low"], expected[a["lead_id"].astype(str)])
 
 
-def _model_rows(bundle, path):
-    from crm_predict.scoring.batch import _Scorer
+def test_task_models_load_once_with_their_registered_companions(
+    result, registry, tmp_path, monkeypatch
+):
+    import crm_predict.tracking.pyfunc as pyfunc
 
-    return _Scorer(bundle, pd.Timestamp("2025-01-01"), None).frame(pd.read_csv(path))
+    uri, task = registry["tracking_uri"], "models:/leads_test@champion"
+    bayes_uri = "models:/leads_test-bayes@champion"
+    loads = []
+    real = pyfunc.load_model
+    monkeypatch.setattr(pyfunc, "load_model", lambda *a: loads.append(a[0]) or real(*a))
+    models = load_task_models(task, uri)
+    assert loads == [task, bayes_uri]  # each model once
+    assert models.sources == {"main": task, "bayes": bayes_uri}
+    assert models.label == load_bundle(task, uri)[1]
+    assert models.timing is None and models.config.name == "leads_test"
+    assert hasattr(models.bayes.model, "predict_interval")
+    alone = load_task_models(task, uri, companions=False)
+    assert alone.bayes is None and alone.sources == {"main": task}
+    gbm = f"models:/{registered(result, 'gbm')}@champion"
+    given = load_task_models(gbm, uri, bayes_uri=bayes_uri, companions=False)
+    assert given.sources == {"main": gbm, "bayes": bayes_uri}
+    leads = make_leads(1500, 5).leads
+    path = tmp_path / "open.csv"
+    leads[leads["status"] == "open"].head(200).to_csv(path, index=False)
+    scored = pd.read_csv(score_leads(given, tmp_path / "a.csv", "2025-01-01", source=path).output)
+    assert (scored["model"] == given.label).all()
+    assert {"p_low", "p_high"} <= set(scored.columns)
+
+
+def _model_rows(bundle, path):
+    return Scorer(bundle, "2025-01-01").frame(pd.read_csv(path))
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -17,6 +17,7 @@ from crm_predict.data.synthetic.leads import (
 )
 from crm_predict.report.figures import plot_conversion_curves
 from crm_predict.scoring.batch import score_leads
+from crm_predict.scoring.task_models import TaskModels
 from crm_predict.tracking import companion_uri, load_bundle, load_model, log_training
 from crm_predict.training.train import default_models, train_task
 from tests.helpers import synthetic_task
@@ -70,12 +71,11 @@ def test_score_file_gets_the_timing_columns(result, store):
     leads.to_csv(source, index=False)
     gbm = result.models["gbm"].bundle
     summary = score_leads(
-        gbm,
+        TaskModels(gbm, timing=result.timing.bundle),
         store / "scored.csv",
         as_of="2025-01-01",
         source=source,
         activities=result.data.activities,
-        timing=result.timing.bundle,
     )
     scored = pd.read_csv(summary.output)
     for col in ("p_convert_30d", "p_convert_60d", "p_convert_90d", "p_ever", "expected_days"):
@@ -105,7 +105,7 @@ def test_one_answer_per_lead_the_score_is_conditioned_on_time_open(result, store
     kw = {"as_of": "2025-01-01", "source": source, "activities": result.data.activities}
     bundle = result.models["gbm"].bundle
     aged = pd.read_csv(
-        score_leads(bundle, store / "a.csv", timing=result.timing.bundle, **kw).output
+        score_leads(TaskModels(bundle, timing=result.timing.bundle), store / "a.csv", **kw).output
     )
     plain = pd.read_csv(score_leads(bundle, store / "b.csv", **kw).output)
     truth = pd.Series(_truth_given_open(crm.leads[is_open], crm.truth[is_open]))
@@ -162,7 +162,8 @@ def test_report_has_the_how_fast_section_with_a_chart_per_field(result, store):
     leads.to_csv(source, index=False)
     gbm = result.models["gbm"].bundle
     kwargs = {"activities": result.data.activities, "sample": 100}
-    data = build_report(gbm, source, "2025-01-01", timing=result.timing.bundle, **kwargs)
+    timed = TaskModels(gbm, timing=result.timing.bundle)
+    data = build_report(timed, source, "2025-01-01", **kwargs)
     assert "p_convert_90d" in data.leads.columns
     html = render_html(data)
     assert "How fast do segments convert" in html

@@ -50,7 +50,6 @@ __all__ = [
     "DAYS_PER_MONTH",
     "MAX_LIFETIME_MONTHS",
     "RETENTION_COLUMNS",
-    "is_churn",
     "rank_column",
     "read_event_tables",
     "churn_feature_rows",
@@ -70,23 +69,18 @@ RETENTION_COLUMNS = ("expected_lifetime_months", "lifetime_from", "clv", "revenu
 _SURVEY_LABEL = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 
 
-def is_churn(config: TaskConfig) -> bool:
-    """Whether scores of this task are churn probabilities (``kind: churn``)."""
-    return config.kind == "churn" or config.churn is not None
-
-
 def rank_column(config: TaskConfig) -> str:
     """The score-file column the list is ranked by, highest first.
 
     Examples
     --------
     >>> from types import SimpleNamespace as NS
-    >>> rank_column(NS(kind="churn", churn=NS(rank_by="revenue_at_risk", revenue="mrr")))
+    >>> rank_column(NS(is_churn=True, churn=NS(rank_by="revenue_at_risk", revenue="mrr")))
     'revenue_at_risk'
-    >>> rank_column(NS(kind="conversion", churn=None))
+    >>> rank_column(NS(is_churn=False, churn=None))
     'p_convert'
     """
-    if not is_churn(config):
+    if not config.is_churn:
         return "p_convert"
     spec = config.churn
     if spec is not None and spec.rank_by == "revenue_at_risk" and spec.revenue:

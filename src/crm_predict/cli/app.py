@@ -193,7 +193,7 @@ def train(
         if key in summary:
             console.print(f"{key}: {summary[key]}")
     if result.timing is not None:
-        churn = result.config.kind == "churn"
+        churn = result.config.is_churn
         console.print(_timing_table(result.timing.comparison, churn=churn))
         if "timing_registered_model_uri" in summary:
             console.print(f"timing_registered_model_uri: {summary['timing_registered_model_uri']}")
@@ -259,40 +259,35 @@ def score(
     from crm_predict.data.files import check_output
     from crm_predict.progress import rows
     from crm_predict.scoring.batch import rejected_path, score_leads
-    from crm_predict.tracking import companion_uri, load_bundle
+    from crm_predict.tracking import load_task_models
 
     day = as_of_date(as_of)
     options = read_options(sep, encoding, date_format, strict)
     check_output(output, [input] if input else [], ("csv", "parquet", "excel"))
     check_output(rejected_path(output), [input] if input else [], ("csv",))
-    bundle, label = load_bundle(model, tracking_uri)
-    interval_model = interval_model or companion_uri(model, "bayes", tracking_uri)
-    interval = load_bundle(interval_model, tracking_uri)[0] if interval_model else None
-    timing_model = timing_model or companion_uri(model, "timing", tracking_uri)
-    timing = load_bundle(timing_model, tracking_uri)[0] if timing_model else None
+    models = load_task_models(
+        model, tracking_uri, bayes_uri=interval_model, timing_uri=timing_model
+    )
     with rows("scoring", quiet=quiet) as advance:
         summary = score_leads(
-            bundle,
+            models,
             output,
             as_of=day,
             source=input,
             sql_url=sql_url,
             query=query,
             sql_table=sql_table,
-            model_label=label,
             chunksize=chunksize,
             progress=advance,
-            interval=interval,
-            timing=timing,
             options=options,
             escape_formulas=escape_formulas,
         )
-    if timing_model:
-        console.print(f"horizon columns from {timing_model}")
-    if interval_model:
-        console.print(f"interval p_low/p_high from {interval_model}")
+    if "timing" in models.sources:
+        console.print(f"horizon columns from {models.sources['timing']}")
+    if "bayes" in models.sources:
+        console.print(f"interval p_low/p_high from {models.sources['bayes']}")
     console.print(
-        f"scored {summary.rows_scored:,} of {summary.rows_read:,} {bundle.config.records} in "
+        f"scored {summary.rows_scored:,} of {summary.rows_read:,} {models.config.records} in "
         f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
     )
     if summary.rejected:
@@ -341,16 +336,12 @@ def report(
     """Write a self-contained HTML report for sales managers: calls to make, why, how good."""
     from crm_predict.data.files import check_output
     from crm_predict.report import write_report
-    from crm_predict.tracking import companion_uri, load_bundle
+    from crm_predict.tracking import load_task_models
 
     day = as_of_date(as_of)
     options = read_options(sep, encoding, date_format, strict)
     check_output(output, [input], ("html",))
-    bundle, label = load_bundle(model, tracking_uri)
-    timing_uri = companion_uri(model, "timing", tracking_uri)
-    timing = load_bundle(timing_uri, tracking_uri)[0] if timing_uri else None
-    bayes_uri = companion_uri(model, "bayes", tracking_uri)
-    bayes = load_bundle(bayes_uri, tracking_uri)[0] if bayes_uri else None
+    models = load_task_models(model, tracking_uri)
     drift_data = None
     if drift is not None:
         import json
@@ -362,16 +353,7 @@ def report(
                 f"--drift {drift} is not the JSON of monitor --json: {exc}"
             ) from None
     path = write_report(
-        bundle,
-        input,
-        output,
-        as_of=day,
-        label=label,
-        top=top,
-        drift=drift_data,
-        timing=timing,
-        bayes=bayes,
-        options=options,
+        models, input, output, as_of=day, top=top, drift=drift_data, options=options
     )
     console.print(f"report written to {path}")
 

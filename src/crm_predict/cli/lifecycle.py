@@ -121,16 +121,18 @@ def monitor(
     from crm_predict.data.files import check_output
     from crm_predict.lifecycle.monitor import drift_table, monitor_leads, write_drift_json
     from crm_predict.progress import rows
-    from crm_predict.tracking import load_bundle
+    from crm_predict.tracking import load_task_models
 
     day = as_of_date(as_of)
     options = read_options(sep, encoding, date_format, strict)
     if json_path is not None:
         check_output(json_path, [input], ("json",))
-    bundle, label = load_bundle(model, tracking_uri)
-    with rows(f"reading {bundle.config.records}", quiet=quiet) as advance:
-        result = monitor_leads(bundle, input, day, label=label, progress=advance, options=options)
-    console.print(drift_table(result, records=bundle.config.records))
+    # Drift is measured against the main model's training profile: no companions needed.
+    models = load_task_models(model, tracking_uri, companions=False)
+    records = models.config.records
+    with rows(f"reading {records}", quiet=quiet) as advance:
+        result = monitor_leads(models, input, day, progress=advance, options=options)
+    console.print(drift_table(result, records=records))
     for row in result.flagged().to_dict("records"):
         if row["new_levels"]:
             console.print(f"new in {row['field']}: {escape(', '.join(row['new_levels'][:10]))}")

@@ -130,9 +130,35 @@ class TaskConfig(_Strict):
         return grades
 
     @property
+    def is_churn(self) -> bool:
+        """Whether this task predicts churn: ``kind: churn`` or a ``churn`` section.
+
+        Its scores are then churn probabilities (``p_churn``), its rows customers, and its
+        score file a retention list (:mod:`crm_predict.churn.retention`). Whether the
+        customers' dated history is there is another question: :attr:`churn_history`.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> cfg = TaskConfig.model_validate({
+        ...     "name": "telco", "kind": "churn",
+        ...     "source": {"path": "customers.csv"},
+        ...     "id_column": "customer_id",
+        ...     "target": {"column": "churned", "positive": ["yes"], "negative": ["no"]},
+        ...     "features": {"categorical": ["plan"]},
+        ... })
+        >>> cfg.is_churn, cfg.records
+        (True, 'customers')
+        """
+        return self.kind == "churn" or self.churn is not None
+
+    @property
     def records(self) -> str:
         """What one row is called in messages: ``customers`` for a churn task, else ``leads``."""
-        return "customers" if self.kind == "churn" or self.churn is not None else "leads"
+        return "customers" if self.is_churn else "leads"
 
     def column_requests(self) -> list[tuple[str, str]]:
         """Return ``(column, config key)`` for every column the main table must provide.

@@ -22,10 +22,8 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from crm_predict.churn.retention import churn_row_problems
-from crm_predict.config.task import TaskConfig
 from crm_predict.data.files import atomic_path
-from crm_predict.data.leadlist import ReadOptions, RowChecker, read_lead_list
+from crm_predict.data.leadlist import ReadOptions, read_lead_list
 from crm_predict.evaluate.psi import (
     MISSING_CHANGE,
     PSI_MAJOR,
@@ -35,7 +33,8 @@ from crm_predict.evaluate.psi import (
     status,
 )
 from crm_predict.exceptions import CRMPredictError
-from crm_predict.scoring.batch import _Scorer
+from crm_predict.scoring.scorer import Scorer
+from crm_predict.scoring.task_models import TaskModels
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -172,34 +171,37 @@ def _result(
 
 
 def monitor_leads(
-    bundle: ModelBundle,
+    models: TaskModels | ModelBundle,
     source: str | Path,
     as_of: str | pd.Timestamp,
     activities: pd.DataFrame | None = None,
-    label: str = "",
+    label: str | None = None,
     chunksize: int = 50_000,
     progress: Callable[[int], None] | None = None,
     options: ReadOptions | None = None,
 ) -> DriftResult:
-    """Compare a lead list with the training snapshot stored in ``bundle``.
+    """Compare a lead list with the training snapshot stored with the main model.
 
-    The list is read in chunks and built into model-frame rows exactly as for scoring
-    (joins, the lead's age at ``as_of``, touch aggregates, churn features), then scored;
-    only bin counts are kept, so memory does not grow with the list. For a churn task, as
-    for its retention list, customers gone by ``as_of`` or not customers yet are left out.
+    The list is read in chunks, checked and built into model-frame rows by the scorer of
+    ``crm-predict score`` (:class:`~crm_predict.scoring.scorer.Scorer`: joins, the lead's
+    age at ``as_of``, touch aggregates, churn features), then scored; only bin counts are
+    kept, so memory does not grow with the list. The rows scoring sets aside are left out
+    too: totals, footers, missing or duplicate ids, unreadable values and, for a churn
+    task, customers gone by ``as_of`` or not customers yet.
 
     Parameters
     ----------
-    bundle : ModelBundle
-        The model and its ``reference`` profile.
+    models : TaskModels or ModelBundle
+        The task's models (see :func:`crm_predict.tracking.load_task_models`), or one model
+        alone: the main model's ``reference`` profile and score are compared.
     source : str or Path
         Lead list: CSV, Parquet or Excel.
     as_of : str or Timestamp
         The date the leads are seen from.
     activities : DataFrame, optional
         Touch table (default: the one the task config names).
-    label : str
-        Model name shown in the output.
+    label : str, optional
+        Model name shown in the output (default: the models' label).
     chunksize : int
         Rows per chunk.
     progress : callable, optional
@@ -214,33 +216,23 @@ def monitor_leads(
 
     Examples
     --------
-    >>> drift = monitor_leads(bundle, "new_leads.csv", "2025-01-01")  # doctest: +SKIP
+    >>> drift = monitor_leads(models, "new_leads.csv", "2025-01-01")  # doctest: +SKIP
     >>> drift.flagged()[["field", "psi", "new_levels"]]  # doctest: +SKIP
     """
+    models = TaskModels.of(models)
+    bundle = models.main
+    label = models.label if label is None else label
     as_of = pd.Timestamp(as_of)
     reference = getattr(bundle, "reference", None) or {}
-    scorer = _Scorer(bundle, as_of, activities)
     tallies: dict[str, Tally] | None = None
     _tallies(reference, [])  # fails early, naming the fix, for a model without a profile
     score = Tally(reference["score"])
     options = options or ReadOptions()
-    cleaner = bundle.pipeline[0]
-    checker = RowChecker(
-        bundle.config,
-        list(cleaner.numeric or []),
-        list(cleaner.dates or []),
-        as_of,
-        options.date_format,
-    )
-    provided = [c for t in scorer.tables.values() for c in t.columns]
+    scorer = Scorer(models, as_of, activities, options.date_format)
     n = 0
-    for chunk in read_lead_list(source, bundle.config, chunksize, options, provided):
-        problems, chunk = checker.check(chunk)
-        # Rows that are not leads (totals, footers), duplicates and unreadable values are
-        # left out, as scoring sets them aside.
+    for chunk in read_lead_list(source, scorer.config, chunksize, options, scorer.provided):
+        problems, chunk = scorer.check(chunk)
         chunk = chunk[(problems == "").to_numpy()].reset_index(drop=True)
-        if bundle.config.churn_history is not None:
-            chunk = _present_customers(chunk, bundle.config, as_of)
         if chunk.empty:
             continue
         frame = scorer.frame(chunk)
@@ -255,14 +247,6 @@ def monitor_leads(
     if tallies is None:
         raise CRMPredictError("the lead list has no rows that can be scored")
     return _result(reference, tallies, score, n, label=label, as_of=str(as_of.date()))
-
-
-def _present_customers(
-    chunk: pd.DataFrame, config: TaskConfig, as_of: pd.Timestamp
-) -> pd.DataFrame:
-    """The rows of a customer list that are customers on ``as_of``."""
-    problems = churn_row_problems(chunk, config, as_of, pd.Series("", index=chunk.index))
-    return chunk[(problems == "").to_numpy()].reset_index(drop=True)
 
 
 def write_drift_json(result: DriftResult, path: str | Path) -> Path:

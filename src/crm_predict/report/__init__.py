@@ -17,37 +17,40 @@ from crm_predict.data.leadlist import ReadOptions
 from crm_predict.report.build import ReportData, build_report
 from crm_predict.report.html import render_html
 from crm_predict.scoring.bundle import ModelBundle
+from crm_predict.scoring.task_models import TaskModels
 
 __all__ = ["ReportData", "build_report", "render_html", "write_report"]
 
 
 def write_report(
-    bundle: ModelBundle,
+    models: TaskModels | ModelBundle,
     source: str | Path,
     output: str | Path,
     as_of: str | pd.Timestamp,
-    label: str = "",
+    label: str | None = None,
     top: int = 25,
     activities: pd.DataFrame | None = None,
     drift: dict | None = None,
-    timing=None,
-    bayes: ModelBundle | None = None,
     options: ReadOptions | None = None,
 ) -> Path:
     """Score a lead list and write the manager's report to ``output``.
 
     Parameters
     ----------
-    bundle : ModelBundle
-        The model (see :func:`crm_predict.tracking.load_bundle`).
+    models : TaskModels or ModelBundle
+        The task's models (see :func:`crm_predict.tracking.load_task_models`), or one model
+        alone. A time-to-convert model adds its columns to the scored leads and a "How fast
+        do segments convert" section; a Bayesian model adds each lead's 90% interval, its
+        segment rates and its per-field effects (see
+        :func:`crm_predict.report.build.build_report`).
     source : str or Path
         Lead list: CSV, Parquet or Excel.
     output : str or Path
         The HTML file; replaced only once it is complete.
     as_of : str or Timestamp
         The date the leads are seen from.
-    label : str
-        Model name and version shown in the report.
+    label : str, optional
+        Model name and version shown in the report (default: the models' label).
     top : int
         Leads in the "calls to make" list.
     activities : DataFrame, optional
@@ -55,12 +58,6 @@ def write_report(
     drift : dict, optional
         A drift check of this list (:meth:`crm_predict.lifecycle.monitor.DriftResult.to_dict`, or
         the JSON of ``crm-predict monitor --json``), shown as a "Drift" section.
-    timing : TimingBundle, optional
-        The task's time-to-convert model (:mod:`crm_predict.training.timing`): adds its
-        columns to the scored leads and a "How fast do segments convert" section.
-    bayes : ModelBundle, optional
-        The task's Bayesian model: adds each lead's 90% interval, its segment rates and
-        its per-field effects (see :func:`crm_predict.report.build.build_report`).
     options : ReadOptions, optional
         How to read the lead list, as for scoring (:mod:`crm_predict.data.leadlist`).
 
@@ -71,23 +68,15 @@ def write_report(
 
     Examples
     --------
-    >>> from crm_predict.tracking import load_bundle  # doctest: +SKIP
-    >>> bundle, label = load_bundle("models:/leads_demo@champion")  # doctest: +SKIP
-    >>> write_report(bundle, "open_leads.csv", "report.html", "2025-01-01", label)  # doctest: +SKIP
+    >>> from crm_predict.tracking import load_task_models  # doctest: +SKIP
+    >>> models = load_task_models("models:/leads_demo@champion")  # doctest: +SKIP
+    >>> write_report(models, "open_leads.csv", "report.html", "2025-01-01")  # doctest: +SKIP
     PosixPath('report.html')
     """
     output = Path(output)
     check_output(output, [source], ("html",))
     data = build_report(
-        bundle,
-        source,
-        as_of,
-        label=label,
-        top=top,
-        activities=activities,
-        timing=timing,
-        bayes=bayes,
-        options=options,
+        models, source, as_of, label=label, top=top, activities=activities, options=options
     )
     data.drift = drift
     text = render_html(data)

@@ -19,16 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.churn.retention import is_churn
 from crm_predict.data.io import read_table
-from crm_predict.data.leadlist import ReadOptions, RowChecker, read_lead_list
+from crm_predict.data.leadlist import ReadOptions, read_lead_list
 from crm_predict.data.loading import apply_joins
 from crm_predict.exceptions import CRMPredictError, InputWarning
 from crm_predict.explain.reasons import MIN_POINTS
 from crm_predict.report.cx import build_cx
 from crm_predict.report.drivers import Drivers, Waterfall, explain_leads
-from crm_predict.scoring.batch import _Scorer, score_leads
+from crm_predict.scoring.batch import score_leads
 from crm_predict.scoring.bundle import ModelBundle, reason_floor
+from crm_predict.scoring.scorer import Scorer
+from crm_predict.scoring.task_models import TaskModels
 
 OWNER_FIELDS = ("owner", "sales_agent")
 """Config fields (among ``features.categorical``) that name a lead's sales rep."""
@@ -170,31 +171,34 @@ def owner_field_of(bundle: ModelBundle) -> str | None:
 
 
 def build_report(
-    bundle: ModelBundle,
+    models: TaskModels | ModelBundle,
     source: str | Path,
     as_of: str | pd.Timestamp,
-    label: str = "",
+    label: str | None = None,
     top: int = 25,
     activities: pd.DataFrame | None = None,
     sample: int = 4000,
     seed: int = 0,
     chunksize: int = 50_000,
-    timing=None,
-    bayes: ModelBundle | None = None,
     options: ReadOptions | None = None,
 ) -> ReportData:
     """Score a lead list and gather everything the report shows.
 
     Parameters
     ----------
-    bundle : ModelBundle
-        The model, with its card.
+    models : TaskModels or ModelBundle
+        The task's models (see :func:`crm_predict.tracking.load_task_models`), or one model
+        alone; the main model's card is the report's. A time-to-convert model's columns
+        join the scored leads and its card (holdout comparison, per-segment conversion
+        curves) becomes ``ReportData.timing``. A Bayesian model (beside another main model)
+        adds each lead's 90% interval, its segment rates and its per-field effects beside
+        the main model's.
     source : str or Path
         Lead list (CSV, Parquet or Excel), as for ``crm-predict score``.
     as_of : str or Timestamp
         The date the leads are seen from.
-    label : str
-        Model name and version shown in the report.
+    label : str, optional
+        Model name and version shown in the report (default: the models' label).
     top : int
         Leads in the overall "calls to make" list.
     activities : DataFrame, optional
@@ -206,12 +210,6 @@ def build_report(
         Seed of that sample.
     chunksize : int
         Rows per chunk when reading the list.
-    timing : TimingBundle, optional
-        Time-to-convert model: its columns join the scored leads and its card (holdout
-        comparison, per-segment conversion curves) becomes ``ReportData.timing``.
-    bayes : ModelBundle, optional
-        The task's Bayesian model (when ``bundle`` is another one): it adds each lead's
-        90% interval, its segment rates and its per-field effects beside the main model's.
     options : ReadOptions, optional
         How to read the lead list, as for scoring (:mod:`crm_predict.data.leadlist`).
 
@@ -224,6 +222,9 @@ def build_report(
     >>> data = build_report(bundle, "open_leads.csv", as_of="2025-01-01")  # doctest: +SKIP
     >>> data.top_leads[["lead_id", "p_convert", "grade"]].head(3)  # doctest: +SKIP
     """
+    models = TaskModels.of(models)
+    bundle, bayes, timing = models.main, models.bayes, models.timing
+    label = models.label if label is None else label
     config = bundle.config
     as_of = pd.Timestamp(as_of)
     if activities is None and bundle.aggregator is not None and config.activities is not None:
@@ -231,15 +232,13 @@ def build_report(
         activities = read_table(config.activities)
     with tempfile.TemporaryDirectory(prefix=".crm-predict-report-") as tmp:
         summary = score_leads(
-            bundle,
+            models,
             Path(tmp) / "scored.parquet",
             as_of=as_of,
             source=source,
             activities=activities,
             model_label=label,
             chunksize=chunksize,
-            timing=timing,
-            interval=bayes,
             options=options,
         )
         leads = pd.read_parquet(summary.output)
@@ -248,7 +247,7 @@ def build_report(
     if "p_churn" in leads.columns and "p_convert" not in leads.columns:
         leads["p_convert"] = leads["p_churn"]  # the shared sections read p_convert
     id_col = config.id_column
-    scorer = _Scorer(bundle, as_of, activities)
+    scorer = Scorer(models, as_of, activities, options.date_format if options else None)
     owner_field = owner_field_of(bundle)
     wanted = [c for c in dict.fromkeys([owner_field, *config.segments]) if c]
     quiet = ReadOptions(options.sep, options.encoding, options.date_format) if options else None
@@ -268,9 +267,7 @@ def build_report(
         owners = _levels(joined[owner_field].iloc[pos]).set_axis(leads.index)
     drivers, waterfalls = None, []
     if bundle.explains and len(leads):
-        drivers, waterfalls = explain_leads(
-            bundle, scorer, raw, pos, leads, sample, seed, companion=bayes, timing=timing
-        )
+        drivers, waterfalls = explain_leads(scorer, raw, pos, leads, sample, seed)
     segments = _segments(bundle, joined.iloc[pos].reset_index(drop=True), leads)
     estimator = (bayes or bundle).pipeline[-1]
     bayes_segments = estimator.segment_table() if hasattr(estimator, "segment_table") else None
@@ -294,7 +291,7 @@ def build_report(
         top=top,
         grade_counts={g: int(counts.get(g, 0)) for g in ("A", "B", "C", "D")},
         timing=dict(timing.card) if timing is not None else None,
-        kind="churn" if is_churn(config) else "conversion",
+        kind="churn" if config.is_churn else "conversion",
         grade_cutoffs=dict(bundle.grade_cutoffs),
         min_points=reason_floor(config),
         cx=build_cx(config, as_of, leads, top) if config.churn_history is not None else None,
@@ -303,27 +300,18 @@ def build_report(
 
 def _read_joined(
     source: str | Path,
-    scorer: _Scorer,
+    scorer: Scorer,
     wanted: list[str],
     chunksize: int,
     options: ReadOptions | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The raw lead list, and per row its id as the score file writes it plus ``wanted``
     joined fields. Read in the same chunks as the score run, so ids are typed alike."""
-    config = scorer.bundle.config
+    config = scorer.config
     raws, joins = [], []
-    provided = [c for t in scorer.tables.values() for c in t.columns]
-    cleaner = scorer.bundle.pipeline[0]
-    # Dates parsed as the score run parsed them (one format per column).
-    checker = RowChecker(
-        config,
-        list(cleaner.numeric or []),
-        list(cleaner.dates or []),
-        scorer.as_of,
-        options.date_format if options else None,
-    )
-    for chunk in read_lead_list(source, config, chunksize, options, provided):
-        chunk = checker.check(chunk)[1]
+    for chunk in read_lead_list(source, config, chunksize, options, scorer.provided):
+        # Dates parsed as the score run parsed them (one format per column).
+        chunk = scorer.checker.check(chunk)[1]
         joined = apply_joins(chunk, config, scorer.tables)
         keep = joined[[c for c in wanted if c in joined.columns]].copy()
         keep[config.id_column] = joined[config.id_column].astype(str)

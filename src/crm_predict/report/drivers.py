@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_predict.churn.retention import is_churn
 from crm_predict.explain.age import AGE_FIELD, age_offsets, with_age
 from crm_predict.explain.contributions import contributions
 from crm_predict.explain.reasons import N_AGAINST, N_FOR, field_value, label_of
-from crm_predict.scoring.batch import _Scorer
-from crm_predict.scoring.bundle import ModelBundle, reason_floor, reason_values
+from crm_predict.scoring.bundle import reason_floor, reason_values
+from crm_predict.scoring.scorer import Scorer
 
 DETAIL_LEADS = 5
 """Top leads shown as waterfalls."""
@@ -71,24 +70,25 @@ class Drivers:
 
 
 def explain_leads(
-    bundle: ModelBundle,
-    scorer: _Scorer,
+    scorer: Scorer,
     raw: pd.DataFrame,
     pos: np.ndarray,
     leads: pd.DataFrame,
     sample: int,
     seed: int,
-    companion: ModelBundle | None = None,
-    timing=None,
 ) -> tuple[Drivers, list[Waterfall]]:
     """Per-field contributions for a random sample (drivers) and the top leads (waterfalls).
 
+    The scorer's models say what is explained: the main model (explainable:
+    ``scorer.models.main.explains``); with a Bayesian model, its per-field contributions
+    over the same sample go in the table beside the main model's; with a time-to-convert
+    model, the score is conditioned on each lead's time open (:mod:`crm_predict.explain.age`),
+    one more bar of the waterfall, as in the score file.
+
     Parameters
     ----------
-    bundle : ModelBundle
-        An explainable model (``bundle.explains``).
-    scorer : _Scorer
-        Builds model-frame rows exactly as the score run did.
+    scorer : Scorer
+        Builds model-frame rows exactly as the score run did, with the score run's models.
     raw : DataFrame
         The raw lead list.
     pos : ndarray of int
@@ -99,12 +99,6 @@ def explain_leads(
         Leads in the drivers sample (seeded, uniform without replacement).
     seed : int
         Seed of the sample.
-    companion : ModelBundle, optional
-        The task's Bayesian model: its per-field contributions over the same sample go in
-        the table beside the main model's.
-    timing : TimingBundle, optional
-        The task's time-to-convert model: the score is conditioned on each lead's time open
-        (:mod:`crm_predict.explain.age`), one more bar of the waterfall, as in the score file.
 
     Returns
     -------
@@ -113,9 +107,10 @@ def explain_leads(
 
     Examples
     --------
-    >>> drivers, tops = explain_leads(bundle, scorer, raw, pos, leads, 4000, 0)  # doctest: +SKIP
+    >>> drivers, tops = explain_leads(scorer, raw, pos, leads, 4000, 0)  # doctest: +SKIP
     >>> drivers.table.head(3)  # doctest: +SKIP
     """
+    bundle, bayes, timing = scorer.models.main, scorer.models.bayes, scorer.models.timing
     n = len(leads)
     rng = np.random.default_rng(seed)
     picked = np.sort(rng.choice(n, size=min(n, sample), replace=False))
@@ -124,7 +119,7 @@ def explain_leads(
     frame = scorer.frame(raw.iloc[pos[rows]].reset_index(drop=True))
     contrib = contributions(bundle.pipeline, frame)
     values = reason_values(bundle.pipeline, frame).reset_index(drop=True)
-    if timing is not None and not is_churn(bundle.config):
+    if timing is not None and not bundle.config.is_churn:
         aged = timing.score_rows(frame, as_of=scorer.as_of, fresh=True)
         contrib = with_age(contrib, age_offsets(aged))
         values[AGE_FIELD] = np.round(aged["age_days"].to_numpy(dtype=float))
@@ -140,8 +135,8 @@ def explain_leads(
             "mean_abs_points": mean_abs[order],
         }
     )
-    if companion is not None:
-        other = contributions(companion.pipeline, frame)
+    if bayes is not None:
+        other = contributions(bayes.pipeline, frame)
         means = np.abs(other.points[in_sample]).mean(axis=0)
         other_mean = dict(zip(other.fields, means, strict=True))
         table["bayes_mean_abs_points"] = [other_mean.get(f, np.nan) for f in fields]

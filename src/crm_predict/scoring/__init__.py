@@ -13,14 +13,22 @@ from crm_predict.scoring.bundle import (
     reason_floor,
     reason_values,
 )
+from crm_predict.scoring.scorer import (
+    Scorer,
+)
 from crm_predict.scoring.sql import (
     upsert_scores,
+)
+from crm_predict.scoring.task_models import (
+    TaskModels,
 )
 
 __all__ = [
     "Bundle",
     "ModelBundle",
     "ScoreSummary",
+    "Scorer",
+    "TaskModels",
     "TimingBundle",
     "make_bundle",
     "reason_floor",

@@ -19,14 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crm_predict.churn.retention import (
-    add_retention,
-    churn_feature_rows,
-    churn_row_problems,
-    is_churn,
-    rank_column,
-    read_event_tables,
-)
+from crm_predict.churn.retention import rank_column
 from crm_predict.config.task import TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.files import (
@@ -36,16 +29,12 @@ from crm_predict.data.files import (
     remove_stale_temps,
     spill_folder,
 )
-from crm_predict.data.leadlist import ReadOptions, RowChecker, read_lead_list
-from crm_predict.data.loading import apply_joins, read_join_tables
-from crm_predict.data.touches import TouchSource, open_touches
+from crm_predict.data.leadlist import ReadOptions, read_lead_list
 from crm_predict.exceptions import CRMPredictError
-from crm_predict.explain.age import rescale_horizons
-from crm_predict.features.activity import ActivityAggregator
-from crm_predict.features.assemble import input_fields, snapshot_for
-from crm_predict.features.cleaning import AS_OF
 from crm_predict.scoring.bundle import ModelBundle
+from crm_predict.scoring.scorer import Scorer
 from crm_predict.scoring.sql import upsert_scores
+from crm_predict.scoring.task_models import TaskModels
 
 _EXCEL_ROWS = 1_048_575
 
@@ -100,104 +89,8 @@ def _chunks(
     yield from read_lead_list(source, config, chunksize, options, provided)
 
 
-class _Scorer:
-    """Builds model-frame rows for chunks of a raw lead list and scores them."""
-
-    def __init__(
-        self,
-        bundle: ModelBundle,
-        as_of: pd.Timestamp,
-        activities: pd.DataFrame | None,
-        interval: ModelBundle | None = None,
-        timing=None,
-    ) -> None:
-        self.bundle = bundle
-        self.interval = interval
-        self.timing = timing
-        self.as_of = as_of
-        config = bundle.config
-        self.tables = read_join_tables(config)
-        self.touches = False
-        self.aggregator: ActivityAggregator | None = bundle.aggregator
-        spec = config.activities
-        if self.aggregator is not None and spec is not None:
-            # Parquet and SQL touch tables are read per chunk, for its leads only.
-            self.touch_source: TouchSource = open_touches(
-                spec, config.missing_values, as_of, activities
-            )
-            self.touches = True
-            self.empty = {k: v for k, v in self.aggregator.empty_row().items() if not pd.isna(v)}
-        # Churn: event tables read once; features as of the scoring date per chunk.
-        self.churn_tables = None
-        self.customers: pd.DataFrame | None = None
-        self.churn_features: pd.DataFrame | None = None
-        if config.churn_history is not None:
-            self.churn_tables = read_event_tables(config)
-
-    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        frame = self.frame(chunk)
-        aged = None
-        if self.timing is not None and not is_churn(self.bundle.config):
-            # One answer per lead: the conversion probability given its time open.
-            aged = self.timing.score_rows(frame, as_of=self.as_of, fresh=True)
-        out = self.bundle.score_rows(frame, age=aged)
-        if self.interval is not None and "p_low" not in out.columns:
-            pipe = self.interval.pipeline  # the interval only: no reasons for this model
-            bounds = pipe[-1].predict_interval(pipe[:-1].transform(frame))
-            at = out.columns.get_loc("p_convert") + 1
-            out.insert(at, "p_low", bounds["p_low"].to_numpy())
-            out.insert(at + 1, "p_high", bounds["p_high"].to_numpy())
-        spec = self.bundle.config.churn
-        timing_frame = frame
-        if spec is not None and self.customers is not None and spec.signup in self.customers:
-            # The time-to-churn model ages customers by tenure (signup to as_of).
-            signup = self.customers[spec.signup].to_numpy()
-            timing_frame = frame.assign(**{spec.signup: signup})
-        if self.timing is not None:
-            if aged is None:
-                when = self.timing.score_rows(timing_frame, as_of=self.as_of)
-            else:
-                when = rescale_horizons(aged, out["p_convert"].to_numpy())
-            when = when.drop(columns=[c for c in when.columns if c in out.columns])
-            out = pd.concat([out, when.set_axis(out.index)], axis=1)
-        if is_churn(self.bundle.config):
-            out = add_retention(
-                out,
-                self.customers if self.customers is not None else chunk,
-                timing_frame,
-                self.churn_features,
-                self.bundle.config,
-                self.as_of,
-                self.timing,
-            )
-        return out
-
-    def frame(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        """Model-frame rows (joins, ``as_of``, touch aggregates) for raw lead-list rows."""
-        config = self.bundle.config
-        frame = apply_joins(chunk, config, self.tables)
-        joined = frame
-        keep = [c for c in [config.id_column, *input_fields(config)] if c in frame.columns]
-        frame = frame[keep].copy()
-        frame[AS_OF] = snapshot_for(frame, config, self.as_of, training=False)
-        if self.churn_tables is not None:
-            ids = frame[config.id_column].astype(str)
-            feats = churn_feature_rows(joined, ids, config, self.churn_tables, self.as_of)
-            self.customers, self.churn_features = joined, feats
-            frame = pd.concat([frame, feats.set_axis(frame.index)], axis=1)
-        if self.touches:
-            ids = frame[config.id_column].astype(str)
-            self.aggregator.set_params(as_of=pd.Series(frame[AS_OF].to_numpy(), index=ids))
-            touches = self.aggregator.transform(self.touch_source.touches_for(ids))
-            self.aggregator.set_params(as_of=None)
-            touches = touches.reindex(ids.to_numpy()).fillna(self.empty)
-            touches.index = frame.index
-            frame = pd.concat([frame, touches], axis=1)
-        return frame
-
-
 def score_leads(
-    bundle: ModelBundle,
+    models: TaskModels | ModelBundle,
     output: str | Path,
     as_of: str | pd.Timestamp,
     source: str | Path | None = None,
@@ -205,11 +98,9 @@ def score_leads(
     query: str | None = None,
     sql_table: str | None = None,
     activities: pd.DataFrame | None = None,
-    model_label: str = "",
+    model_label: str | None = None,
     chunksize: int = 50_000,
     progress=None,
-    interval: ModelBundle | None = None,
-    timing=None,
     options: ReadOptions | None = None,
     escape_formulas: bool = True,
 ) -> ScoreSummary:
@@ -217,8 +108,13 @@ def score_leads(
 
     Parameters
     ----------
-    bundle : ModelBundle
-        The model (see :func:`crm_predict.tracking.unwrap_bundle`).
+    models : TaskModels or ModelBundle
+        The task's models (see :func:`crm_predict.tracking.load_task_models`), or one model
+        alone. With a Bayesian model, its 90% interval is written as ``p_low``/``p_high``
+        beside ``p_convert`` (which stays the main model's probability). With a
+        time-to-event model: ``p_convert_<h>d`` per horizon, ``p_ever``, ``median_days``
+        and ``expected_days``, each lead conditioned on having been open since its creation
+        until ``as_of``.
     output : str or Path
         CSV, Parquet or Excel (``.xlsx``) file. Rejected rows go to
         ``<stem>.rejected.csv`` beside it. Checked before any work: a known suffix, not
@@ -234,19 +130,13 @@ def score_leads(
         transaction: a failed run changes nothing).
     activities : DataFrame, optional
         Touch table (default: the one the task config names).
-    model_label : str
-        Written in the ``model`` column (e.g. ``leads_demo v3``).
+    model_label : str, optional
+        Written in the ``model`` column (default: the models' label, e.g.
+        ``leads_demo@champion v3``).
     chunksize : int
         Rows per chunk; memory is bounded by it.
     progress : callable, optional
         Called with the number of rows read so far after each chunk.
-    interval : ModelBundle, optional
-        The task's Bayesian model: its 90% interval is written as ``p_low``/``p_high``
-        beside ``p_convert`` (which stays the main model's probability).
-    timing : TimingBundle, optional
-        The task's time-to-event model (:mod:`crm_predict.training.timing`): adds
-        ``p_convert_<h>d`` per horizon, ``p_ever``, ``median_days`` and ``expected_days``,
-        each lead conditioned on having been open since its creation until ``as_of``.
     options : ReadOptions, optional
         ``sep``, ``encoding``, ``date_format`` overrides and ``strict`` header checking
         (see :mod:`crm_predict.data.leadlist`).
@@ -273,14 +163,11 @@ def score_leads(
     if sql_table and not sql_url:
         raise CRMPredictError("--sql-table needs --sql-url")
     as_of = pd.Timestamp(as_of)
-    config = bundle.config
-    scorer = _Scorer(bundle, as_of, activities, interval, timing)
+    models = TaskModels.of(models)
+    config = models.config
     options = options or ReadOptions()
-    cleaner = bundle.pipeline[0]
-    checker = RowChecker(
-        config, list(cleaner.numeric or []), list(cleaner.dates or []), as_of, options.date_format
-    )
-    provided = [c for t in scorer.tables.values() for c in t.columns]
+    scorer = Scorer(models, as_of, activities, options.date_format)
+    label = models.label if model_label is None else model_label
     rejected: list[pd.DataFrame] = []
     n_read = 0
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -288,11 +175,9 @@ def score_leads(
     with spill_folder(output.parent) as tmp:
         spill = Path(tmp) / "scored.parquet"
         writer = None
-        for chunk in _chunks(source, chunksize, sql_url, query, config, options, provided):
+        for chunk in _chunks(source, chunksize, sql_url, query, config, options, scorer.provided):
             chunk = chunk.reset_index(drop=True)
-            problems, parsed = checker.check(chunk)
-            if config.churn is not None:
-                problems = churn_row_problems(chunk, config, as_of, problems)
+            problems, parsed = scorer.check(chunk)
             bad = (problems != "").to_numpy()
             if bad.any():
                 rejected.append(chunk[bad].assign(reason=problems[bad].to_numpy()))
@@ -302,7 +187,7 @@ def score_leads(
             if bad.all():
                 continue
             scored = scorer.score(parsed[~bad])
-            scored["model"] = model_label
+            scored["model"] = label
             scored["scored_at"] = as_of.isoformat()
             table = pa.Table.from_pandas(scored, preserve_index=False)
             if writer is None:

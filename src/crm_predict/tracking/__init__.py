@@ -5,9 +5,10 @@ the tracking URI is resolved when a function is called (option, then
 ``MLFLOW_TRACKING_URI``, then a SQLite file in the working folder).
 
 Modules: :mod:`.store` (the tracking URI and a task's experiment), :mod:`.pyfunc` (the
-model wrapper, loading), :mod:`.registry` (aliases, companion models, export),
-:mod:`.runs` (training runs) and :mod:`.lifecycle` (tuning studies and retraining
-decisions). Everything public is importable from here.
+model wrapper; loading one model, or a task's models with their companions),
+:mod:`.registry` (aliases, companion models, export), :mod:`.runs` (training runs) and
+:mod:`.lifecycle` (tuning studies and retraining decisions). Everything public is
+importable from here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from crm_predict.tracking.lifecycle import (
     record_retrain,
     tuning_run,
 )
-from crm_predict.tracking.pyfunc import CRMModel, load_bundle, load_model, unwrap_bundle
+from crm_predict.tracking.pyfunc import (
+    CRMModel,
+    load_bundle,
+    load_model,
+    load_task_models,
+    unwrap_bundle,
+)
 from crm_predict.tracking.registry import (
     CHALLENGER,
     CHAMPION,
@@ -43,6 +50,7 @@ __all__ = [
     "load_bundle",
     "load_bundle_label",
     "load_model",
+    "load_task_models",
     "log_training",
     "record_retrain",
     "resolve_tracking_uri",

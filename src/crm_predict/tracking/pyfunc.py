@@ -1,4 +1,5 @@
-"""The pyfunc wrapper: a crm_predict model bundle as an MLflow model, and loading it back."""
+"""The pyfunc wrapper: a crm_predict model bundle as an MLflow model, and loading it back
+(one model, or a task's models with their registered companions)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from mlflow.types.schema import AnyType
 
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.scoring.bundle import ModelBundle
-from crm_predict.tracking.registry import load_bundle_label
+from crm_predict.scoring.task_models import TaskModels
+from crm_predict.tracking.registry import companion_uri, load_bundle_label
 from crm_predict.tracking.store import resolve_tracking_uri, tracking_to
 
 
@@ -143,3 +145,49 @@ def load_bundle(model_uri: str, tracking_uri: str | None = None) -> tuple[ModelB
     elif source.is_file():
         label = f"{source.read_text(encoding='utf-8').strip()} (exported)"
     return bundle, label
+
+
+def load_task_models(
+    model_uri: str,
+    tracking_uri: str | None = None,
+    bayes_uri: str | None = None,
+    timing_uri: str | None = None,
+    companions: bool = True,
+) -> TaskModels:
+    """Load a task's main model once, with its Bayesian and time-to-event companions.
+
+    Parameters
+    ----------
+    model_uri : str
+        The main model: any MLflow model URI or a local model folder.
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+    bayes_uri, timing_uri : str, optional
+        The Bayesian and the time-to-event model to load beside it.
+    companions : bool
+        For a companion not given, load the one registered beside ``model_uri``, if any:
+        ``models:/leads_demo@champion`` → ``models:/leads_demo-bayes@champion`` and
+        ``models:/leads_demo-timing@champion`` (:func:`companion_uri`).
+
+    Returns
+    -------
+    TaskModels
+        Labelled as :func:`load_bundle` labels the main model; ``sources`` gives the URI of
+        each model loaded, by role (``main``, ``bayes``, ``timing``).
+
+    Examples
+    --------
+    >>> models = load_task_models("models:/leads_demo@champion")  # doctest: +SKIP
+    >>> models.label, sorted(models.sources)  # doctest: +SKIP
+    ('leads_demo@champion v3', ['main', 'timing'])
+    """
+    main, label = load_bundle(model_uri, tracking_uri)
+    sources = {"main": model_uri}
+    loaded = {}
+    for role, uri in (("bayes", bayes_uri), ("timing", timing_uri)):
+        if not uri and companions:
+            uri = companion_uri(model_uri, role, tracking_uri)
+        if uri:
+            loaded[role] = load_bundle(uri, tracking_uri)[0]
+            sources[role] = uri
+    return TaskModels(main, label=label, sources=sources, **loaded)

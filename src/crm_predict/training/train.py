@@ -241,7 +241,7 @@ def train_task(
     drift = None
     if split.method == "time":
         dates = data.frame[config.time.created].iloc[split.train]
-        noun = "churn" if config.kind == "churn" else "convert"
+        noun = "churn" if config.is_churn else "convert"
         drift = base_rate_drift(dates, y_train, y[split.test], noun=noun)
     result = TrainResult(
         config,
