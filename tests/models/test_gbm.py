@@ -140,6 +140,7 @@ def test_same_seed_same_scores_and_pickle_round_trip():
     saved = pickle.dumps(a)
     assert b"TreeEnsemble" not in saved
     restored = pickle.loads(saved)
+    assert hasattr(a, "oof_") and not hasattr(restored, "oof_")  # pickling leaves `a` whole
     np.testing.assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
 
 

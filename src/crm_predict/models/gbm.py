@@ -343,7 +343,7 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         return pred
 
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the live model keeps its evidence
         state.pop("oof_", None)  # training evidence: as large as the training set
         return state
 
