@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from crm_predict.evaluate.calibration import expected_calibration_error
 from crm_predict.explain.contributions import field_contributions
 from crm_predict.explain.tree_cache import blend_ensemble
+from crm_predict.models.calibration import Calibration
 from crm_predict.models.gbm import CalibratedLGBM
 
 FAST = {"n_estimators": 200, "learning_rate": 0.1}
@@ -116,6 +117,24 @@ def test_probabilities_are_calibrated_on_fresh_rows(folds, time_ordered):
         1.2 * fresh["calls"] - 0.8 * fresh["visits"] + 0.7 * (fresh["source"] == "referral") - 0.5
     )
     assert log_loss(y_fresh, p) <= log_loss(y_fresh, truth) + 0.01
+
+
+def test_the_calibration_map_is_chosen_by_out_of_fold_log_loss_none_included():
+    # Planted log-odds: the blend is a probability already, a map can only add noise.
+    X, y = additive(4000, 5)
+    model = CalibratedLGBM(params=FAST, folds=3, time_ordered=True).fit(X, y)
+    assert set(model.calibration_loss_) == {"none", "sigmoid", "isotonic"}
+    assert model.calibration_method_ == min(
+        model.calibration_loss_, key=model.calibration_loss_.get
+    )
+    assert model.calibration_loss_["none"] < model.calibration_loss_["isotonic"]
+    # A squashed score (log-odds divided by 4) needs the map that stretches it back.
+    raw = model.oof_.raw / 4
+    y_rows = model.oof_.y
+    none = Calibration("none").fit(raw, y_rows).predict(raw)
+    platt = Calibration("sigmoid").fit(raw, y_rows).predict(raw)
+    np.testing.assert_allclose(none, expit(raw))
+    assert log_loss(y_rows, platt) < log_loss(y_rows, none) - 0.01
 
 
 def test_cross_fitting_learns_more_from_a_small_export_than_one_slice():

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
+
+CALIBRATION_METHODS = ("none", "sigmoid", "isotonic")
+"""The maps :class:`Calibration` knows, in the order a tie is resolved (simplest first)."""
 
 
 @dataclass
@@ -68,14 +72,15 @@ def recalibrated_log_loss(y: np.ndarray, raw: np.ndarray, blocks: list[int] | No
 
 
 class Calibration:
-    """Probability of the outcome given log-odds: Platt scaling or isotonic regression.
+    """Probability of the outcome given log-odds: none, Platt scaling or isotonic regression.
 
-    ``sigmoid`` fits a one-variable logistic regression on the log-odds (Platt scaling),
-    ``isotonic`` a non-decreasing step function (scikit-learn's ``IsotonicRegression``).
+    ``none`` reads the log-odds as they are (the logistic function), ``sigmoid`` fits a
+    one-variable logistic regression on them (Platt scaling), ``isotonic`` a non-decreasing
+    step function (scikit-learn's ``IsotonicRegression``).
 
     Parameters
     ----------
-    method : {"sigmoid", "isotonic"}
+    method : {"none", "sigmoid", "isotonic"}
         The calibration map.
 
     Examples
@@ -92,6 +97,8 @@ class Calibration:
 
     def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibration:
         """Fit the map from log-odds ``raw`` to the 0/1 outcome ``y``."""
+        if self.method == "none":
+            return self
         if self.method == "sigmoid":
             self.map_ = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
         else:
@@ -100,6 +107,8 @@ class Calibration:
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of log-odds ``raw``."""
+        if self.method == "none":
+            return expit(raw)
         if self.method == "sigmoid":
             return self.map_.predict_proba(raw.reshape(-1, 1))[:, 1]
         return self.map_.predict(raw)

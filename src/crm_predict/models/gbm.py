@@ -8,7 +8,6 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import (
@@ -21,7 +20,13 @@ from sklearn.utils.validation import (
 from crm_predict.data.folds import fold_rows
 from crm_predict.models.baseline import logistic_baseline
 from crm_predict.models.blend import BLEND_WEIGHTS, BlendedLogit, blend_log_losses
-from crm_predict.models.calibration import Calibration, OutOfFold, recalibrated_log_loss
+from crm_predict.models.calibration import (
+    CALIBRATION_METHODS,
+    Calibration,
+    OutOfFold,
+    recalibrated_log_loss,
+)
+from crm_predict.models.one_se import simplest_within_one_se
 
 __all__ = [
     "BLEND_WEIGHTS",
@@ -74,16 +79,18 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
     log loss each blend has once recalibrated (a Platt fit on the same rows, per period on
     a time split: the weight is judged on how the blend ranks and separates leads, not on a
     base rate that the calibrator corrects anyway), and fit the calibrator; the
-    calibration method (``sigmoid`` or ``isotonic``) is chosen by cross-validated log loss
-    (the measure the champion is chosen by) when ``calibration="auto"``. Cross-fitted, the
-    model averages the fold boosters (a bagged average beats one booster refitted on every
-    row) and refits the logistic regression on every row: the fold regressions differ
-    little, and one model scores five times faster than their average. With one slice,
-    the slice's regression is kept.
-    CRM effects are often close to additive on the log-odds scale, where a linear model is
-    hard to beat, while LightGBM finds the interactions and thresholds: the blend takes
-    what the validation rows say each is worth. Class imbalance is left to the calibrator,
-    so a score of 0.30 means about 30% of such leads convert.
+    calibration method is chosen by cross-validated log loss (the measure the champion is
+    chosen by) when ``calibration="auto"``, with the champion's one-standard-error rule:
+    the simplest of ``none`` (the blend's own log-odds, a probability scale already),
+    ``sigmoid`` and ``isotonic`` within one standard error of the lowest. A map learnt
+    from fold models, which saw fewer rows than the refitted model, can distort it. Cross-fitted,
+    the model averages the fold boosters (a bagged average beats one booster refitted on every row)
+    and refits the logistic regression on every row: the fold regressions differ little, and one
+    model scores five times faster than their average. With one slice, the slice's regression is
+    kept. CRM effects are often close to additive on the log-odds scale, where a linear model is
+    hard to beat, while LightGBM finds the interactions and thresholds: the blend takes what the
+    validation rows say each is worth. Class imbalance is left to the calibrator, so a score of 0.30
+    means about 30% of such leads convert.
 
     Parameters
     ----------
@@ -100,7 +107,7 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         refit on every row.
     early_stopping_rounds : int
         Rounds without improvement before a booster stops.
-    calibration : {"auto", "isotonic", "sigmoid"}
+    calibration : {"auto", "none", "isotonic", "sigmoid"}
         Calibration method.
     linear : bool
         Blend with a logistic regression; ``False`` keeps LightGBM alone.
@@ -219,9 +226,9 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y) -> CalibratedLGBM:
         """Fit the fold models, then the blend weight and calibrator on their validation rows."""
-        if self.calibration not in ("auto", "isotonic", "sigmoid"):
+        if self.calibration not in ("auto", *CALIBRATION_METHODS):
             raise ValueError(
-                f"calibration must be auto, isotonic or sigmoid, not {self.calibration!r}"
+                f"calibration must be auto, none, isotonic or sigmoid, not {self.calibration!r}"
             )
         if y is None:
             raise ValueError("CalibratedLGBM requires y to be passed, but the target y is None")
@@ -279,11 +286,13 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
             linear_mean = np.asarray(encoded, dtype=float).mean(axis=0)
         self.model_ = BlendedLogit(self.linear_, self.boosters_, self.weight_, linear_mean)
         raw = self.weight_ * linear_rows + (1 - self.weight_) * tree_rows
-        methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
+        auto = self.calibration == "auto"
+        methods = list(CALIBRATION_METHODS) if auto else [self.calibration]
         floor = PROBABILITY_FLOOR
         cv = {m: np.clip(self._cv_predictions(m, raw, y_rows), floor, 1 - floor) for m in methods}
-        self.calibration_loss_ = {m: float(log_loss(y_rows, p)) for m, p in cv.items()}
-        self.calibration_method_ = min(self.calibration_loss_, key=self.calibration_loss_.get)
+        rule = simplest_within_one_se(y_rows, cv, CALIBRATION_METHODS)
+        self.calibration_loss_ = rule.log_loss
+        self.calibration_method_ = rule.choice
         self.calibrator_ = Calibration(self.calibration_method_).fit(raw, y_rows)
         self.oof_ = OutOfFold(
             rows=rows,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crm_predict.evaluate.compare import paired_auc
+from crm_predict.models.one_se import simplest_within_one_se
 
 LABELS = {
     "gbm": "LightGBM blend",
@@ -112,22 +113,11 @@ def choose_champion(y: np.ndarray, predictions: dict[str, np.ndarray], evidence:
     >>> s.champion
     'gbm'
     """
-    y = np.asarray(y)
-    row_loss = {
-        name: -(y * np.log(np.clip(p, 1e-6, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-6, 1)))
-        for name, p in predictions.items()
-    }
-    losses = {name: float(v.mean()) for name, v in row_loss.items()}
-    best = min(losses, key=losses.get)
-    margin = {
-        name: float(np.std(v - row_loss[best], ddof=1) / np.sqrt(len(y))) if len(y) > 1 else 0.0
-        for name, v in row_loss.items()
-    }
-    close = [n for n in losses if losses[n] - losses[best] <= margin[n]]
-    champion = min(close, key=lambda n: (_rank(n), losses[n]))
+    rule = simplest_within_one_se(y, predictions, SIMPLEST_FIRST)
+    champion, best, losses, margin = rule.choice, rule.best, rule.log_loss, rule.standard_error
     others = sorted((v, k) for k, v in losses.items() if k != champion)
     versus = ", ".join(f"{model_label(k)} {v:.4f}" for v, k in others)
-    held = f"on {len(y):,} training records held out by {evidence}"
+    held = f"on {len(np.asarray(y)):,} training records held out by {evidence}"
     if champion == best:
         reason = (
             f"{model_label(champion)} has the lowest out-of-fold log loss "
@@ -141,10 +131,6 @@ def choose_champion(y: np.ndarray, predictions: dict[str, np.ndarray], evidence:
             "data can tell"
         )
     return Selection(champion, losses, len(y), evidence, reason)
-
-
-def _rank(name: str) -> int:
-    return SIMPLEST_FIRST.index(name) if name in SIMPLEST_FIRST else len(SIMPLEST_FIRST)
 
 
 def holdout_check(selection: Selection, y: np.ndarray, scores: dict[str, np.ndarray]) -> Selection:
