@@ -24,13 +24,19 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
+# Test files run on WORKERS processes (pytest-xdist), one file per worker at a time.
+# OpenMP threads sleep instead of spinning while they wait, so two workers' LightGBM fits
+# share the cores instead of fighting over them.
+WORKERS ?= 2
+PYTEST := OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+
 # Everything: unit, slow (real sampling) and integration (real servers, ../shared/data).
 test: lint
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # Unit tests only (no real sampling, no servers): the loop while you work.
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow and not integration"
+	$(PYTEST) -m "not slow and not integration"
 
 # The fast tests against the lowest versions pyproject.toml allows, in a venv of their own.
 MIN_VENV ?= .venv-min
