@@ -98,6 +98,7 @@ def test_train_writes_metrics_json_and_registers(tmp_path, monkeypatch):
     assert "Holdout metrics" in result.output
 
 
+@pytest.mark.slow
 def test_demo_generates_validates_and_trains(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     result = runner.invoke(

@@ -98,6 +98,7 @@ def test_monitor_flags_the_planted_drift_and_not_the_unchanged_market(world):
     assert same.max_psi < drifted.max_psi
 
 
+@pytest.mark.slow
 def test_drifted_market_promotes_the_challenger_and_keeps_the_old_one_reachable(world):
     """A dry run decides the same and changes nothing; the real run promotes."""
     store = _store(world, "store_drift")
@@ -130,6 +131,7 @@ def test_drifted_market_promotes_the_challenger_and_keeps_the_old_one_reachable(
     assert card["data_window"] and card["drift_at_training"]["max_psi"] > 0.25
 
 
+@pytest.mark.slow
 def test_unchanged_market_keeps_the_champion(world):
     store = _store(world, "store_same")
     uri = _uri(store)
@@ -143,6 +145,7 @@ def test_unchanged_market_keeps_the_champion(world):
     assert tags["retrain_decision"] == "keep"
 
 
+@pytest.mark.slow
 def test_churn_champion_is_judged_on_its_own_features(tmp_path, monkeypatch):
     """A churn model reads churn features (tickets, surveys, usage): retraining on the same
     data must score the champion on the same frame, so both score identically."""

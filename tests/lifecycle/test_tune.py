@@ -225,6 +225,7 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_sqlite_study(tmp_path):
     storage = default_storage(tmp_path)
     script = tmp_path / "worker.py"

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import optuna
+import pytest
 
 from crm_predict.lifecycle.tune_storage import open_storage
 
@@ -26,6 +27,7 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_enqueued_trials_are_each_run_once_by_concurrent_workers(tmp_path):
     """Four workers drain a queue of 40 trials; the plain driver lets two pop the same one."""
     url = f"sqlite:///{tmp_path / 'optuna.db'}"

@@ -137,6 +137,7 @@ def test_the_calibration_map_is_chosen_by_out_of_fold_log_loss_none_included():
     assert log_loss(y_rows, platt) < log_loss(y_rows, none) - 0.01
 
 
+@pytest.mark.slow
 def test_cross_fitting_learns_more_from_a_small_export_than_one_slice():
     # A few hundred rows: one validation slice leaves a fifth of them out of every model.
     losses = {1: [], 5: []}
