@@ -136,9 +136,7 @@ def test_excel_bom_off_writes_plain_utf8(bundle, leads, tmp_path):
     assert rejected_path(out).read_bytes().startswith(BOM)
 
 
-def test_xlsx_is_a_workbook_with_a_frozen_header_and_percent_probabilities(
-    bundle, leads, tmp_path
-):
+def test_xlsx_is_a_workbook_with_a_frozen_header_and_percent_probabilities(bundle, leads, tmp_path):
     from openpyxl import load_workbook
 
     out = tmp_path / "scored.xlsx"
