@@ -14,7 +14,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crm_predict import __version__
 from crm_predict.cli.common import (
     AsOf,
     Chunksize,
@@ -24,6 +23,8 @@ from crm_predict.cli.common import (
     Sep,
     Strict,
     TrackingUri,
+    Verbose,
+    Version,
     alias,
     as_of_date,
     console,
@@ -44,29 +45,8 @@ app = typer.Typer(
 )
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        console.print(f"crm-predict {__version__}", highlight=False)
-        raise typer.Exit()
-
-
 @app.callback()
-def _options(
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "--verbose",
-            "-v",
-            help="Also show what the libraries log and warn (MLflow, PyTensor, ArviZ …).",
-        ),
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version."
-        ),
-    ] = False,
-) -> None:
+def _options(verbose: Verbose = False, version: Version = False) -> None:
     """Turn CRM records into predictions people act on."""
     setup_output(verbose)
 

@@ -67,6 +67,30 @@ AsOf = Annotated[
     typer.Option(help="Date the leads are seen from, YYYY-MM-DD (default: today)."),
 ]
 """The ``--as-of`` option."""
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Also show what the libraries log and warn (MLflow, PyTensor, ArviZ …).",
+    ),
+]
+"""The ``--verbose`` option (before the command: ``crm-predict --verbose train …``)."""
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from crm_predict import __version__
+
+        console.print(f"crm-predict {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+Version = Annotated[
+    bool,
+    typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+]
+"""The ``--version`` option."""
 
 
 def alias(value: Path | None, old: Path | None, default: Path | None = None) -> Path | None:
