@@ -130,8 +130,8 @@ def test_piped_demo_is_quiet_ends_with_the_headline_and_never_wraps(tmp_path):
     )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
-    lines = [line for line in text.splitlines() if line.strip()]
-    assert not [line for line in lines if LIBRARY_LINE.search(line)]
+    assert not [line for line in text.splitlines() if LIBRARY_LINE.search(line)]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert lines[-3].startswith("champion: ")
     assert lines[-2] == f"registered: models:/leads_demo@champion in sqlite:///{out / 'mlflow.db'}"
     assert lines[-1] == f"open next: {out / 'report.html'}"
