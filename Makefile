@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/crm-predict demo --workdir $(WORKDIR)
+	$(BIN)/crm-predict demo --output $(WORKDIR)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

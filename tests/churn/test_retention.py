@@ -41,11 +41,12 @@ def customers_csv(tmp_path_factory) -> Path:
     return path
 
 
-def _score(bundle, source, tmp_path, timing=None, name="scored.csv") -> pd.DataFrame:
+def _score(bundle, source, tmp_path, timing=None, name="scored.parquet") -> pd.DataFrame:
+    """The score file at full precision (Parquet; CSV is rounded for people), blanks as NaN."""
     out = tmp_path / name
     models = TaskModels(bundle, timing=timing, label="t")
     score_leads(models, out, as_of=AS_OF, source=source)
-    return pd.read_csv(out, keep_default_na=False, na_values=[""])
+    return pd.read_parquet(out).replace("", np.nan)
 
 
 @pytest.fixture(scope="module")

@@ -61,24 +61,24 @@ def _reasons(scored: pd.DataFrame):
             [kind] * len(scored),
             scored[stem].fillna(""),
             scored[f"{stem}_field"].fillna(""),
-            scored[f"{stem}_contribution"],
+            scored[f"{stem}_points"],
             strict=True,
         )
 
 
 def test_every_reason_clears_the_floor_and_states_its_signed_strength(trained, scored):
-    floor = trained.config.reason_min_points / 100
+    floor = trained.config.reason_min_points
     given = 0
     for kind, text, _, points in _reasons(scored):
         if not text:
             assert points == 0
             continue
         given += 1
-        assert abs(points) >= floor - 1e-12, text
+        assert abs(points) >= floor, text
         assert (points > 0) == (kind == "for"), text
         match = STRENGTH.search(text)
         assert match is not None, text
-        assert match.group(1) == strength(points), text
+        assert match.group(1) == strength(points / 100), text
     assert given > len(scored)
 
 
@@ -97,9 +97,9 @@ def test_a_quoted_rate_never_contradicts_the_push(scored):
 def test_reasons_fill_their_slots_strongest_first(scored):
     for kind, count in (("for", N_FOR), ("against", N_AGAINST)):
         sizes = np.column_stack(
-            [scored[f"reason_{kind}_{k}_contribution"].abs() for k in range(1, count + 1)]
+            [scored[f"reason_{kind}_{k}_points"].abs() for k in range(1, count + 1)]
         )
-        assert (np.diff(sizes, axis=1) <= 1e-12).all()
+        assert (np.diff(sizes, axis=1) <= 0).all()
 
 
 def test_values_read_as_people_write_them(scored):
@@ -149,3 +149,11 @@ def test_the_reasons_are_the_largest_bars_of_the_waterfall(trained, leads, score
             drawn = [label for label in bars if text.startswith(f"{label}: ")]
             assert drawn, (w.lead_id, text, list(bars))
             assert text.startswith(f"{drawn[0]}: {strength(bars[drawn[0]])}")
+
+
+def test_the_score_file_rounds_days_to_one_decimal(scored):
+    days = [c for c in scored.columns if c.endswith("_days")]
+    assert days
+    for col in days:
+        values = scored[col].dropna().to_numpy()
+        np.testing.assert_array_equal(values, np.round(values, 1))

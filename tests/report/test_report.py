@@ -114,9 +114,10 @@ def html(data) -> str:
 
 @pytest.fixture(scope="module")
 def scored(bundle, leads, tmp_path_factory) -> pd.DataFrame:
-    out = tmp_path_factory.mktemp("scored") / "scored.csv"
+    # Parquet: full precision, as the report reads it (CSV is rounded for people).
+    out = tmp_path_factory.mktemp("scored") / "scored.parquet"
     score_leads(bundle, out, as_of=AS_OF, source=leads, model_label="leads_test v1")
-    return pd.read_csv(out, keep_default_na=False, na_values=[""]).set_index("lead_id")
+    return pd.read_parquet(out).replace("", np.nan).set_index("lead_id")
 
 
 def test_every_section_heading_is_present(html):
@@ -356,9 +357,9 @@ def test_bayesian_model_report_shows_intervals_and_the_segment_forest(leads, tmp
     bayes = trained.models["bayes"].bundle
     data = build_report(bayes, leads, AS_OF, label="leads_test bayes")
     html = render_html(data)
-    out = tmp_path / "scored.csv"
+    out = tmp_path / "scored.parquet"
     score_leads(bayes, out, as_of=AS_OF, source=leads)
-    scored = pd.read_csv(out).set_index("lead_id")
+    scored = pd.read_parquet(out).replace("", np.nan).set_index("lead_id")
     rows = _parse(html).rows
     assert rows and any(r["reasons"] for r in rows)
     reason_columns = [c for c in scored.columns if re.fullmatch(r"reason_(for|against)_\d+", c)]

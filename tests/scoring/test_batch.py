@@ -47,13 +47,12 @@ def test_every_lead_gets_a_grade_rank_and_reasons(bundle, leads, tmp_path):
     scored = pd.read_csv(out)
     n = len(pd.read_csv(leads))
     assert summary.rows_scored == len(scored) == n
-    assert sorted(scored["rank"]) == list(range(1, n + 1))
-    top = scored.sort_values("rank")
-    assert top["p_convert"].is_monotonic_decreasing
+    assert scored["rank"].tolist() == list(range(1, n + 1))
+    assert scored["p_convert"].is_monotonic_decreasing
     assert set(scored["grade"]) <= {"A", "B", "C", "D"}
     # A lead has a first reason each way exactly when some field pushes that way by the floor.
-    floor = bundle.config.reason_min_points / 100
-    up, down = scored["reason_for_1_contribution"], scored["reason_against_1_contribution"]
+    floor = bundle.config.reason_min_points
+    up, down = scored["reason_for_1_points"], scored["reason_against_1_points"]
     assert (scored["reason_for_1"].notna() == (up >= floor)).all() and (up >= floor).any()
     assert (scored["reason_against_1"].notna() == (down <= -floor)).all()
     assert (down <= -floor).any()
@@ -143,9 +142,11 @@ def test_parquet_output(bundle, leads, tmp_path):
     score_leads(bundle, out, as_of=AS_OF, source=leads)
     csv = tmp_path / "scored.csv"
     score_leads(bundle, csv, as_of=AS_OF, source=leads)
-    np.testing.assert_allclose(
-        pd.read_parquet(out)["p_convert"], pd.read_csv(csv)["p_convert"], rtol=1e-12
-    )
+    # The same leads in the same order; the CSV is rounded for people, Parquet is not.
+    full, shown = pd.read_parquet(out), pd.read_csv(csv)
+    assert full["lead_id"].tolist() == shown["lead_id"].astype(str).tolist()
+    np.testing.assert_allclose(full["p_convert"], shown["p_convert"], atol=5e-4)
+    assert not np.allclose(full["p_convert"], full["p_convert"].round(3), rtol=0, atol=1e-9)
 
 
 def test_grouped_contributions_add_up_to_the_raw_score_and_the_probability(trained):

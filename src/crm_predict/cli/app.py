@@ -23,81 +23,35 @@ from crm_predict.cli.common import (
     Sep,
     Strict,
     TrackingUri,
+    Verbose,
+    Version,
+    alias,
     as_of_date,
     console,
     err_console,
-    fmt,
     friendly,
     read_options,
+    setup_output,
 )
 from crm_predict.cli.lifecycle import monitor, retrain, tune
+from crm_predict.cli.summary import headline, metrics_table, segment_table, timing_table
 from crm_predict.exceptions import CRMPredictError
 
 app = typer.Typer(
     help="Turn CRM records into predictions people act on.",
     no_args_is_help=True,
     add_completion=False,
+    epilog="Example: crm-predict demo --output demo_output",
 )
 
 
-def _metrics_table(summary: dict, models: list[str]) -> Table:
-    table = Table(title="Holdout metrics", show_lines=False)
-    table.add_column("metric")
-    for name in models:
-        champion = name == summary.get("champion")
-        table.add_column(f"{name} (champion)" if champion else name, justify="right")
-    keys = [
-        "roc_auc",
-        "pr_auc",
-        "brier",
-        "log_loss",
-        "ece",
-        "lift_top_decile",
-        "capture_top_decile",
-        "fit_seconds",
-    ]
-    if "bayes" in summary:
-        keys += ["max_rhat", "min_ess_bulk", "divergences"]
-    for key in keys:
-        table.add_row(key, *(fmt(summary[m].get(key)) for m in models))
-    return table
+@app.callback()
+def _options(verbose: Verbose = False, version: Version = False) -> None:
+    """Turn CRM records into predictions people act on."""
+    setup_output(verbose)
 
 
-def _segment_table(summary: dict) -> Table:
-    table = Table(title="Per segment (holdout, main model)")
-    for col in ("field", "level", "n", "observed", "predicted", "auc", "ece"):
-        table.add_column(col, justify="left" if col in ("field", "level") else "right")
-    for field_name, levels in summary["segments"].items():
-        for level, m in levels.items():
-            table.add_row(
-                field_name,
-                level,
-                f"{int(m['n']):,}",
-                fmt(m["observed_rate"]),
-                fmt(m["predicted_rate"]),
-                fmt(m["roc_auc"]),
-                fmt(m["ece"]),
-            )
-    return table
-
-
-def _timing_table(comparison, churn: bool = False) -> Table:
-    title = (
-        "Time to churn (holdout, customers at risk at the snapshot)"
-        if churn
-        else "Time to convert (holdout; lost leads kept at risk for the baselines)"
-    )
-    table = Table(title=title)
-    keys = [c for c in comparison.columns if c != "model" and not c.startswith("n_")]
-    table.add_column("metric")
-    for name in comparison["model"]:
-        table.add_column(str(name), justify="right")
-    for key in keys:
-        table.add_row(key, *(fmt(v) for v in comparison[key]))
-    return table
-
-
-@app.command()
+@app.command(epilog="Example: crm-predict validate configs/leads_demo.yaml")
 @friendly
 def validate(
     config: Annotated[Path, typer.Argument(help="Task YAML, e.g. configs/leads_demo.yaml.")],
@@ -139,12 +93,21 @@ def validate(
         console.print("no leakage suspects found")
 
 
-@app.command()
+@app.command(
+    epilog="Example: crm-predict train configs/leads_demo.yaml --output runs/leads "
+    "--tracking-uri sqlite:////srv/crm/mlflow.db"
+)
 @friendly
 def train(
     config: Annotated[Path, typer.Argument(help="Task YAML.")],
     tracking_uri: TrackingUri = None,
-    output_dir: Annotated[Path, typer.Option(help="Where metrics.json is written.")] = Path("."),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder of metrics.json and of the default store (default: .)."
+        ),
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(hidden=True)] = None,
     models: Annotated[
         str | None,
         typer.Option(
@@ -164,6 +127,7 @@ def train(
     from crm_predict.tracking import log_training
     from crm_predict.training.train import default_models, train_task, write_metrics
 
+    output_dir = alias(output, output_dir, Path("."))
     cfg = load_config(config)
     # Checked before training: a model must not be registered when its metrics cannot be.
     writable_folder(output_dir)
@@ -174,13 +138,13 @@ def train(
     )
     optional = ("timing",) if models is None else ()
     result = train_task(cfg, models=chosen, quiet=quiet, optional=optional)
-    log_training(result, tracking_uri=tracking_uri, register=register, workdir=output_dir)
+    uris = log_training(result, tracking_uri=tracking_uri, register=register, workdir=output_dir)
     path = write_metrics(result, output_dir)
     summary = result.summary()
     console.print(f"split: {result.split.description}")
-    console.print(_metrics_table(summary, list(result.models)))
+    console.print(metrics_table(summary, list(result.models)))
     if summary["segments"]:
-        console.print(_segment_table(summary))
+        console.print(segment_table(summary))
     if result.selection is not None:
         console.print(f"champion: {result.selection.reason}")
         if result.selection.warning:
@@ -189,27 +153,31 @@ def train(
         err_console.print(f"[bold yellow]warning:[/] {result.drift['message']}")
     for note in result.notes:
         console.print(f"note: {note}")
-    for key in ("model_uri", "registered_model_uri"):
-        if key in summary:
-            console.print(f"{key}: {summary[key]}")
     if result.timing is not None:
         churn = result.config.is_churn
-        console.print(_timing_table(result.timing.comparison, churn=churn))
+        console.print(timing_table(result.timing.comparison, churn=churn))
         if "timing_registered_model_uri" in summary:
             console.print(f"timing_registered_model_uri: {summary['timing_registered_model_uri']}")
     console.print(f"metrics written to {path}")
+    converged = True
     if "bayes" in result.models:
         diag = result.models["bayes"].pipeline[-1].diagnostics()
         if not diag["converged"]:
             from crm_predict.models.bayes.outputs import convergence_advice
 
+            converged = False
             advice = convergence_advice(diag)
             err_console.print(f"[bold yellow]warning:[/] Bayesian model: {escape(advice)}")
-            if strict:
-                raise typer.Exit(3)
+    for line in headline(summary, uris.get("tracking_uri")):
+        console.print(f"[bold]{escape(line)}[/]", highlight=False)
+    if strict and not converged:
+        raise typer.Exit(3)
 
 
-@app.command()
+@app.command(
+    epilog="Example: crm-predict score --model models:/leads_demo@champion "
+    "--tracking-uri sqlite:////srv/crm/mlflow.db --input open_leads.csv --output scored.xlsx"
+)
 @friendly
 def score(
     model: Annotated[
@@ -218,7 +186,10 @@ def score(
             help="MLflow model URI, e.g. models:/leads_demo@champion, or a local model folder."
         ),
     ],
-    output: Annotated[Path, typer.Option(help="Score list: .csv, .parquet or .xlsx.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Score list, in rank order: .csv, .parquet or .xlsx."),
+    ],
     input: Annotated[Path | None, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")] = None,
     sql_url: Annotated[str | None, typer.Option(help="Read leads from this database.")] = None,
     query: Annotated[str | None, typer.Option(help="SELECT for --sql-url.")] = None,
@@ -253,6 +224,13 @@ def score(
             "so a spreadsheet shows them instead of running them as formulas."
         ),
     ] = True,
+    excel_bom: Annotated[
+        bool,
+        typer.Option(
+            help="Start a CSV with a UTF-8 byte order mark, so Excel shows accents right "
+            "(Müller, not MÃ¼ller); --no-excel-bom for a pipeline whose reader keeps it."
+        ),
+    ] = True,
     quiet: Quiet = False,
 ) -> None:
     """Score a lead list: probability, interval, grade, rank and reasons for every lead."""
@@ -281,6 +259,7 @@ def score(
             progress=advance,
             options=options,
             escape_formulas=escape_formulas,
+            excel_bom=excel_bom,
         )
     if "timing" in models.sources:
         console.print(f"horizon columns from {models.sources['timing']}")
@@ -297,21 +276,34 @@ def score(
         )
 
 
-@app.command()
+@app.command(
+    epilog="Example: crm-predict export --model models:/leads_demo@champion "
+    "--output models/leads_demo"
+)
 @friendly
 def export(
     model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/leads_demo@champion.")],
-    to: Annotated[Path, typer.Option(help="Target folder, e.g. models/leads_demo.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Target folder, e.g. models/leads_demo."),
+    ] = None,
+    to: Annotated[Path | None, typer.Option(hidden=True)] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Write a registered model as a self-contained MLflow model folder (no tracking store)."""
     from crm_predict.tracking import export_model
 
-    path = export_model(model, to, tracking_uri)
+    target = alias(output, to)
+    if target is None:
+        raise CRMPredictError("give the target folder: --output models/<name>")
+    path = export_model(model, target, tracking_uri)
     console.print(f"exported {model} to {path}; score with --model {path}")
 
 
-@app.command()
+@app.command(
+    epilog="Example: crm-predict report --model models:/leads_demo@champion "
+    "--input open_leads.csv --output report.html"
+)
 @friendly
 def report(
     model: Annotated[
@@ -321,7 +313,9 @@ def report(
         ),
     ],
     input: Annotated[Path, typer.Option(help="Lead list: .csv, .parquet or .xlsx.")],
-    output: Annotated[Path, typer.Option(help="The HTML report.")] = Path("report.html"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML report.")] = Path(
+        "report.html"
+    ),
     as_of: AsOf = None,
     top: Annotated[int, typer.Option(help="Leads in the 'calls to make' list.")] = 25,
     tracking_uri: TrackingUri = None,
@@ -358,27 +352,42 @@ def report(
     console.print(f"report written to {path}")
 
 
-@app.command()
+@app.command(epilog="Example: crm-predict demo --output demo_output --n-leads 5000")
 @friendly
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
-        "demo_output"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for the demo's files (default: demo_output)."),
+    ] = None,
+    workdir: Annotated[Path | None, typer.Option(hidden=True)] = None,
     n_leads: Annotated[int, typer.Option(help="Synthetic leads to generate.")] = 20_000,
     quiet: Quiet = False,
 ) -> None:
     """Generate synthetic CRM data, validate, train and register a model, score and report."""
+    import json
+
     from crm_predict.demo import run_demo
 
-    outputs = run_demo(workdir, n_leads=n_leads, quiet=quiet)
-    for name, path in outputs.items():
-        console.print(f"{name}: {path}")
+    folder = alias(output, workdir, Path("demo_output"))
+    outputs = run_demo(folder, n_leads=n_leads, quiet=quiet)
+    names = ", ".join(p.name for p in outputs.values())
+    console.print(f"wrote in {outputs['report'].parent}: {names}", highlight=False)
+    summary = json.loads(outputs["metrics"].read_text(encoding="utf-8"))
+    store = f"sqlite:///{outputs['mlflow']}"
+    for line in headline(summary, store, report=outputs["report"]):
+        console.print(f"[bold]{escape(line)}[/]", highlight=False)
 
 
 # Registered after demo so that --help lists the commands in the order a user meets them.
-app.command()(tune)
-app.command()(monitor)
-app.command()(retrain)
+app.command(epilog="Example: crm-predict tune configs/leads_demo.yaml --trials 30")(tune)
+app.command(
+    epilog="Example: crm-predict monitor --model models:/leads_demo@champion "
+    "--input open_leads.csv --fail-above 0.25 --output drift.json"
+)(monitor)
+app.command(
+    epilog="Example: crm-predict retrain configs/leads_demo.yaml "
+    "--tracking-uri sqlite:////srv/crm/mlflow.db --dry-run"
+)(retrain)
 
 
 def main() -> None:

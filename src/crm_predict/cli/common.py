@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +20,9 @@ console = Console()
 """Where commands print their results."""
 err_console = Console(stderr=True)
 """Where commands print errors and warnings."""
+PIPED_WIDTH = 200
+"""Columns tables may take when the output is not a terminal (a cron log, a pipe)."""
+_verbose = {"on": False}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 """The ``--quiet`` / ``-q`` option."""
@@ -61,6 +67,83 @@ AsOf = Annotated[
     typer.Option(help="Date the leads are seen from, YYYY-MM-DD (default: today)."),
 ]
 """The ``--as-of`` option."""
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Also show what the libraries log and warn (MLflow, PyTensor, ArviZ …).",
+    ),
+]
+"""The ``--verbose`` option (before the command: ``crm-predict --verbose train …``)."""
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from crm_predict import __version__
+
+        console.print(f"crm-predict {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+Version = Annotated[
+    bool,
+    typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+]
+"""The ``--version`` option."""
+
+
+def alias(value: Path | None, old: Path | None, default: Path | None = None) -> Path | None:
+    """The ``--output`` value, else the one given under a command's old (hidden) name.
+
+    Examples
+    --------
+    >>> alias(None, Path("out"), Path(".")), alias(Path("a"), None, Path("."))
+    (PosixPath('out'), PosixPath('a'))
+    """
+    if value is not None and old is not None and value != old:
+        raise CRMPredictError(f"--output {value} and its old name say {old}: give one")
+    return value if value is not None else old if old is not None else default
+
+
+def setup_output(verbose: bool) -> None:
+    """Set how this run prints: library chatter only with ``verbose``; no wrap when piped.
+
+    Outside a terminal (``crm-predict score … >> cron.log``) lines are never wrapped and
+    tables may be :data:`PIPED_WIDTH` columns wide, so a log line stays one line.
+
+    Parameters
+    ----------
+    verbose : bool
+        Show what MLflow, PyTensor, ArviZ, Optuna … log and warn (off by default).
+    """
+    _verbose["on"] = verbose
+    for out in (console, err_console):
+        piped = not out.is_terminal
+        out.soft_wrap = piped
+        out.width = PIPED_WIDTH if piped else None
+
+
+@contextlib.contextmanager
+def library_output() -> Iterator[None]:
+    """While a command runs: without ``--verbose``, no log line or warning from a library.
+
+    Log records up to WARNING are dropped (MLflow's INFO lines, PyTensor's BLAS notice) and
+    warnings are ignored (ArviZ's FutureWarning, MLflow's CloudPickle notice), except the
+    :class:`~crm_predict.exceptions.InputWarning` lines about the user's data, which
+    :func:`friendly` prints. Errors still show. Both are restored when the command ends.
+    """
+    if _verbose["on"]:
+        yield
+        return
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(before)
 
 
 def as_of_date(value: str | None) -> str:
@@ -145,7 +228,7 @@ def friendly(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
+        with library_output(), warnings.catch_warnings():
             warnings.simplefilter("always", InputWarning)
             warnings.showwarning = _show_warning(warnings.showwarning)
             try:

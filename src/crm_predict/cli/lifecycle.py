@@ -23,6 +23,7 @@ from crm_predict.cli.common import (
     Sep,
     Strict,
     TrackingUri,
+    alias,
     as_of_date,
     console,
     err_console,
@@ -107,9 +108,11 @@ def monitor(
         float | None,
         typer.Option(help="Exit with code 1 when a field's or the score's PSI exceeds this."),
     ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Also write the result as JSON here.")
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also write the result as JSON here (.json)."),
     ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", hidden=True)] = None,
     tracking_uri: TrackingUri = None,
     sep: Sep = None,
     encoding: Encoding = None,
@@ -123,6 +126,7 @@ def monitor(
     from crm_predict.progress import rows
     from crm_predict.tracking import load_task_models
 
+    json_path = alias(output, json_path)
     day = as_of_date(as_of)
     options = read_options(sep, encoding, date_format, strict)
     if json_path is not None:
@@ -155,9 +159,11 @@ def retrain(
     dry_run: Annotated[
         bool, typer.Option(help="Decide and report; log, register and move nothing.")
     ] = False,
-    output_dir: Annotated[Path, typer.Option(help="Folder of the default MLflow store.")] = Path(
-        "."
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder of the default MLflow store (default: .)."),
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(hidden=True)] = None,
     tracking_uri: TrackingUri = None,
     quiet: Quiet = False,
 ) -> None:
@@ -165,6 +171,7 @@ def retrain(
     from crm_predict.config.task import load_config
     from crm_predict.lifecycle.retrain import retrain_task
 
+    output_dir = alias(output, output_dir, Path("."))
     cfg = load_config(config)
     result = retrain_task(
         cfg, dry_run=dry_run, tracking_uri=tracking_uri, workdir=output_dir, quiet=quiet

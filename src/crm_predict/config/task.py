@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from crm_predict.config.fields import ChurnSpec, FeatureSpec, SizeBands, TargetSpec, TimeSpec
 from crm_predict.config.sources import (
@@ -99,6 +99,10 @@ class TaskConfig(_Strict):
     missing_values: list[str] = Field(default_factory=lambda: ["", "N/A", "NA", "null"])
     recode: dict[str, dict[str, str]] = Field(default_factory=dict)
     segments: list[str] = Field(default_factory=list)
+    display: list[str] = Field(
+        default_factory=list,
+        description="columns of the lead list carried unchanged into the score file",
+    )
     grades: dict[Literal["A", "B", "C"], float] = Field(
         default_factory=lambda: {"A": 0.6, "B": 0.4, "C": 0.2},
         description="lowest calibrated probability of grades A, B and C; below C is D",
@@ -128,6 +132,17 @@ class TaskConfig(_Strict):
                 "grades needs A > B > C, each between 0 and 1, e.g. {A: 0.6, B: 0.4, C: 0.2}"
             )
         return grades
+
+    @model_validator(mode="after")
+    def _display_columns(self) -> TaskConfig:
+        repeated = sorted({c for c in self.display if self.display.count(c) > 1})
+        if repeated:
+            raise ValueError(f"display lists {', '.join(map(repr, repeated))} twice")
+        if self.id_column in self.display:
+            raise ValueError(
+                f"display: {self.id_column!r} is the id_column, which the score file has already"
+            )
+        return self
 
     @property
     def is_churn(self) -> bool:

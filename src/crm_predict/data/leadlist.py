@@ -109,7 +109,9 @@ def check_header(
     for col in chunk.columns:
         by_norm.setdefault(_norm(col), str(col))
     renames, said, missing = {}, [], []
-    for col, key in needed_columns(config, provided):
+    needed = needed_columns(config, provided)
+    shown = [(c, "display") for c in getattr(config, "display", []) if c not in dict(needed)]
+    for col, key in [*needed, *shown]:
         if col in chunk.columns:
             continue
         found = by_norm.get(_norm(col))
@@ -133,8 +135,10 @@ def check_header(
         ]
         raise DataValidationError(problems, source="lead list")
     said += [
-        f"column '{c}' ({k}) is missing from the lead list: every lead is scored as if it "
-        "were blank"
+        f"column '{c}' (display) is missing from the lead list: it is blank in the score file"
+        if k == "display"
+        else f"column '{c}' ({k}) is missing from the lead list: every lead is scored as if "
+        "it were blank"
         for c, k in missing
     ]
     if strict and said:

@@ -2,7 +2,8 @@
 
 Pass one reads the input in chunks, sets aside rows that cannot be scored (with the
 reason), scores the rest with reasons and spills them to a temporary Parquet file. Pass two
-ranks the whole list and writes the output to a temporary file that is renamed at the end,
+ranks the whole list, deals the rows into blocks of ranks (memory holds one block) and
+writes them in rank order to a temporary file that is renamed at the end,
 so an interrupted run never leaves a half-written score list, and the same input, model
 and ``as_of`` give byte-identical output.
 """
@@ -30,8 +31,10 @@ from crm_predict.data.files import (
     spill_folder,
 )
 from crm_predict.data.leadlist import ReadOptions, read_lead_list
+from crm_predict.data.workbook import SheetWriter
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.scoring.bundle import ModelBundle
+from crm_predict.scoring.layout import in_points, is_probability, rounded
 from crm_predict.scoring.scorer import Scorer
 from crm_predict.scoring.sql import upsert_scores
 from crm_predict.scoring.task_models import TaskModels
@@ -103,6 +106,7 @@ def score_leads(
     progress=None,
     options: ReadOptions | None = None,
     escape_formulas: bool = True,
+    excel_bom: bool = True,
 ) -> ScoreSummary:
     """Score a whole lead list from a file or a SQL query into ``output``.
 
@@ -143,18 +147,28 @@ def score_leads(
     escape_formulas : bool
         Prefix text cells starting with ``=``, ``+``, ``-`` or ``@`` with ``'`` in CSV
         and Excel output, so a spreadsheet shows them instead of running them.
+    excel_bom : bool
+        Start a CSV output (and the rejected rows' CSV) with a UTF-8 byte order mark. On by
+        default: the file is mostly opened by people, and Excel reads a CSV without one in
+        the machine's legacy code page ("Kai MÃ¼ller"). pandas, DuckDB and Spark skip the
+        mark; turn it off for a pipeline whose reader does not.
+
+    Returns
+    -------
+    ScoreSummary
 
     Notes
     -----
+    The output is in rank order (rank 1 first). The columns of ``display`` in the task
+    config (a lead's name, company, owner …) are carried from the list, unchanged, after
+    the id. Reason strengths are in percentage points (``reason_*_points``); CSV and Excel
+    are rounded for people (:mod:`crm_predict.scoring.layout`), Parquet keeps full precision.
+
     A churn task (``kind: churn``) writes a retention list instead
     (:mod:`crm_predict.churn.retention`): ``p_churn`` in place of ``p_convert``, the expected
     remaining lifetime, CLV and revenue at risk, CX reasons, ranked by
     ``churn.rank_by``; customers already gone or not yet signed up on ``as_of`` are
     rejected with that reason.
-
-    Returns
-    -------
-    ScoreSummary
     """
     start = time.perf_counter()
     output = Path(output)
@@ -186,7 +200,8 @@ def score_leads(
                 progress(n_read)
             if bad.all():
                 continue
-            scored = scorer.score(parsed[~bad])
+            scored = in_points(scorer.score(parsed[~bad]))
+            scored = _with_display(scored, chunk[~bad], config)
             scored["model"] = label
             scored["scored_at"] = as_of.isoformat()
             table = pa.Table.from_pandas(scored, preserve_index=False)
@@ -195,17 +210,25 @@ def score_leads(
             writer.write_table(table.cast(writer.schema))
         if writer is None:
             if rejected:
-                _write_rejected(rejected, output, escape_formulas)
+                _write_rejected(rejected, output, escape_formulas, excel_bom)
                 raise CRMPredictError(
                     f"none of the {n_read:,} rows could be scored; reasons in "
                     f"{rejected_path(output)}"
                 )
             raise CRMPredictError("the lead list has no rows")
         writer.close()
-        n_scored = _rank_and_write(spill, output, out_format, rank_column(config), escape_formulas)
+        n_scored = _rank_and_write(
+            spill,
+            output,
+            out_format,
+            rank_column(config),
+            escape_formulas,
+            excel_bom,
+            block=chunksize,
+        )
         if sql_table:
             upsert_scores(output, out_format, sql_url, sql_table, config.id_column)
-    rej = _write_rejected(rejected, output, escape_formulas) if rejected else None
+    rej = _write_rejected(rejected, output, escape_formulas, excel_bom) if rejected else None
     if rej is None:
         # A rejected file from an earlier run would be read as this run's.
         rejected_path(output).unlink(missing_ok=True)
@@ -214,33 +237,101 @@ def score_leads(
     )
 
 
-def _write_rejected(rejected: list[pd.DataFrame], output: Path, escape: bool = True) -> Path:
+def _write_rejected(
+    rejected: list[pd.DataFrame], output: Path, escape: bool = True, bom: bool = True
+) -> Path:
     path = rejected_path(output)
     frame = pd.concat(rejected, ignore_index=True)
     with atomic_path(path) as tmp:
-        (neutralise_formulas(frame) if escape else frame).to_csv(tmp, index=False)
+        (neutralise_formulas(frame) if escape else frame).to_csv(
+            tmp, index=False, encoding="utf-8-sig" if bom else "utf-8"
+        )
     return path
 
 
-def _rank_and_write(
-    spill: Path, output: Path, out_format: str, by: str = "p_convert", escape: bool = True
-) -> int:
-    """Rank every lead by ``by`` (ties keep input order; missing last) and write the output.
+def _with_display(scored: pd.DataFrame, raw: pd.DataFrame, config: TaskConfig) -> pd.DataFrame:
+    """``scored`` with the config's ``display`` columns of the raw rows after the id."""
+    # A config pickled in a bundle saved before the key existed has no such attribute.
+    display = list(getattr(config, "display", []))
+    if not display:
+        return scored
+    clash = [c for c in display if c in scored.columns]
+    if clash:
+        raise CRMPredictError(
+            f"display: {', '.join(map(repr, clash))} is already a column of the score file; "
+            "list input columns only"
+        )
+    shown = pd.DataFrame(
+        {c: raw[c].to_numpy() if c in raw.columns else None for c in display},
+        index=scored.index,
+    )
+    at = scored.columns.get_loc(config.id_column) + 1 if config.id_column in scored else 0
+    return pd.concat([scored.iloc[:, :at], shown, scored.iloc[:, at:]], axis=1)
 
-    ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
-    (:func:`crm_predict.churn.retention.rank_column`). CSV and Excel cells that would run as
-    formulas are neutralised when ``escape`` is set.
-    """
+
+def _ranks(spill: Path, by: str) -> np.ndarray:
+    """Rank of every spilled row by ``by``, highest first; ties keep input order, NaN last."""
     p = pq.read_table(spill, columns=[by]).column(0).to_numpy(zero_copy_only=False)
-    p = np.where(np.isnan(p), -np.inf, p)
-    n = len(p)
+    p = np.where(np.isnan(p), -np.inf, p.astype(float))
     order = np.argsort(-p, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(1, n + 1)
+    rank = np.empty(len(p), dtype=np.int64)
+    rank[order] = np.arange(1, len(p) + 1)
+    return rank
+
+
+def _in_rank_order(
+    spill: Path, rank: np.ndarray, folder: Path, block: int
+) -> Iterator[pd.DataFrame]:
+    """The spilled rows with ``rank`` and ``percentile``, in rank order, ``block`` at a time.
+
+    Rows are dealt into one Parquet file per block of ranks (1…block, block+1…2·block, …),
+    then each file is read and sorted alone: memory holds one block, never the whole list.
+    """
+    n = len(rank)
     percentile = np.round(100.0 * (n - rank + 1) / n, 2)
     source = pq.ParquetFile(spill)
+    at = source.schema_arrow.get_field_index("grade") + 1
+    writers: dict[int, pq.ParquetWriter] = {}
     offset = 0
-    excel: list[pd.DataFrame] = []
+    for i in range(source.num_row_groups):
+        table = source.read_row_group(i)
+        rows = slice(offset, offset + table.num_rows)
+        offset += table.num_rows
+        table = table.add_column(at, "rank", pa.array(rank[rows]))
+        table = table.add_column(at + 1, "percentile", pa.array(percentile[rows]))
+        bucket = (rank[rows] - 1) // block
+        for b in np.unique(bucket).tolist():
+            if b not in writers:
+                writers[b] = pq.ParquetWriter(folder / f"ranks_{b}.parquet", table.schema)
+            writers[b].write_table(table.filter(pa.array(bucket == b)))
+    for writer in writers.values():
+        writer.close()
+    for b in sorted(writers):
+        path = folder / f"ranks_{b}.parquet"
+        part = pq.read_table(path).to_pandas()
+        path.unlink()
+        yield part.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def _rank_and_write(
+    spill: Path,
+    output: Path,
+    out_format: str,
+    by: str = "p_convert",
+    escape: bool = True,
+    bom: bool = True,
+    block: int = 50_000,
+) -> int:
+    """Rank every lead by ``by`` and write the output in rank order (rank 1 first).
+
+    ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
+    (:func:`crm_predict.churn.retention.rank_column`); ties keep input order, missing
+    values rank last. CSV and Excel are rounded for people (:mod:`crm_predict.scoring.layout`)
+    and cells that would run as formulas are neutralised when ``escape`` is set; a CSV
+    starts with a UTF-8 byte order mark when ``bom`` is set. Memory holds ``block`` rows.
+    """
+    rank = _ranks(spill, by)
+    n = len(rank)
     if out_format == "excel" and n > _EXCEL_ROWS:
         raise CRMPredictError(
             f"{n:,} scored rows do not fit an Excel sheet ({_EXCEL_ROWS:,} rows at most); "
@@ -248,26 +339,25 @@ def _rank_and_write(
         )
     with atomic_path(output) as tmp:
         writer = None
-        for i in range(source.num_row_groups):
-            part = source.read_row_group(i).to_pandas()
-            rows = slice(offset, offset + len(part))
-            offset += len(part)
-            at = part.columns.get_loc("grade") + 1
-            part.insert(at, "rank", rank[rows])
-            part.insert(at + 1, "percentile", percentile[rows])
+        for i, part in enumerate(_in_rank_order(spill, rank, spill.parent, block)):
             if out_format == "parquet":
                 table = pa.Table.from_pandas(part, preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
+                writer.write_table(table.cast(writer.schema))
                 continue
+            part = rounded(part)
             part = neutralise_formulas(part) if escape else part
             if out_format == "excel":
-                excel.append(part)
+                if writer is None:
+                    writer = SheetWriter(tmp, percent=[c for c in part if is_probability(c)])
+                writer.write(part)
             else:
-                part.to_csv(tmp, mode="a", header=i == 0, index=False)
+                first = i == 0
+                encoding = "utf-8-sig" if first and bom else "utf-8"
+                part.to_csv(
+                    tmp, mode="w" if first else "a", header=first, index=False, encoding=encoding
+                )
         if writer is not None:
             writer.close()
-        if excel:
-            pd.concat(excel, ignore_index=True).to_excel(tmp, index=False, engine="openpyxl")
     return n

@@ -17,7 +17,7 @@ from crm_predict.exceptions import CRMPredictError
 from crm_predict.scoring.bundle import ModelBundle
 from crm_predict.scoring.task_models import TaskModels
 from crm_predict.tracking.registry import companion_uri, load_bundle_label
-from crm_predict.tracking.store import resolve_tracking_uri, tracking_to
+from crm_predict.tracking.store import existing_store, resolve_tracking_uri, tracking_to
 
 
 class CRMModel(mlflow.pyfunc.PythonModel):
@@ -102,6 +102,8 @@ def load_model(model_uri: str, tracking_uri: str | None = None):
     mlflow.pyfunc.PyFuncModel
     """
     uri = resolve_tracking_uri(tracking_uri)
+    if model_uri.startswith(("models:/", "runs:/")):
+        existing_store(uri)  # reading must not create an empty store
     try:
         with tracking_to(uri):
             return mlflow.pyfunc.load_model(model_uri)

@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from crm_predict.tracking.store import resolve_tracking_uri, tracking_to
+from crm_predict.tracking.store import existing_store, resolve_tracking_uri, tracking_to
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -113,7 +113,7 @@ def export_model(model_uri: str, folder: str | Path, tracking_uri: str | None = 
     -------
     Path
     """
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = existing_store(resolve_tracking_uri(tracking_uri))
     folder = Path(folder).resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with (

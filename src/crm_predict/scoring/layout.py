@@ -1,0 +1,130 @@
+"""How the score file reads: the units and the rounding of its number columns.
+
+The file is opened by people (CSV, Excel) and by pipelines (Parquet). Both see the same
+columns in the same units; only the files people open are rounded:
+
+* probabilities (``p_convert``, ``p_low``, ``p_high``, ``p_convert_<h>d``, ``p_ever``,
+  ``p_churn`` …): fractions, 3 decimals in CSV and Excel (Excel shows them as percents);
+* days (``median_days``, ``expected_days``): 1 decimal in CSV and Excel;
+* a reason's strength: ``reason_<kind>_<k>_points``, in percentage points as the report and
+  the reason text speak ("+4.2 pts"), 1 decimal in CSV and Excel. The models themselves
+  (``ModelBundle.score_rows``, the MLflow pyfunc) keep ``…_contribution`` in probability
+  units, so a served model's output does not change.
+
+Parquet keeps full precision: the report reads it, and its waterfalls add up exactly.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+_CONTRIBUTION = re.compile(r"^(reason_(?:for|against)_\d+)_contribution$")
+PROBABILITY_DIGITS, DAYS_DIGITS, POINTS_DIGITS = 3, 1, 1
+
+
+def is_probability(column: str) -> bool:
+    """Whether a score-file column holds a probability (a fraction between 0 and 1).
+
+    Examples
+    --------
+    >>> [is_probability(c) for c in ("p_convert", "p_convert_30d", "percentile", "grade")]
+    [True, True, False, False]
+    """
+    return column.startswith("p_")
+
+
+def is_days(column: str) -> bool:
+    """Whether a score-file column holds a number of days.
+
+    Examples
+    --------
+    >>> is_days("expected_days"), is_days("p_convert_30d")
+    (True, False)
+    """
+    return column.endswith("_days")
+
+
+def is_points(column: str) -> bool:
+    """Whether a score-file column holds a reason's strength in percentage points.
+
+    Examples
+    --------
+    >>> is_points("reason_for_1_points"), is_points("reason_for_1")
+    (True, False)
+    """
+    return column.startswith("reason_") and column.endswith("_points")
+
+
+def in_points(scored: pd.DataFrame) -> pd.DataFrame:
+    """Reason strengths in percentage points: ``…_contribution`` (0.042) → ``…_points`` (4.2).
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Rows as :meth:`crm_predict.scoring.scorer.Scorer.score` returns them.
+
+    Returns
+    -------
+    DataFrame
+        ``scored`` with each contribution column renamed and scaled, in place of the old one.
+
+    Examples
+    --------
+    >>> in_points(pd.DataFrame({"reason_for_1_contribution": [0.042]}))
+       reason_for_1_points
+    0                  4.2
+    """
+    renames = {}
+    out = scored.copy()
+    for col in scored.columns:
+        match = _CONTRIBUTION.match(col)
+        if match:
+            renames[col] = f"{match.group(1)}_points"
+            out[col] = 100.0 * scored[col].to_numpy(dtype=float)
+    return out.rename(columns=renames)
+
+
+def rounded(scored: pd.DataFrame) -> pd.DataFrame:
+    """Round the number columns for people: probabilities 3 decimals, days and points 1.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Score-file rows (after :func:`in_points`).
+
+    Returns
+    -------
+    DataFrame
+        A copy with those columns rounded; other columns as they were.
+
+    Examples
+    --------
+    >>> rounded(pd.DataFrame({"p_convert": [0.6093716], "expected_days": [41.26]}))
+       p_convert  expected_days
+    0      0.609           41.3
+    """
+    out = scored.copy()
+    for col in scored.columns:
+        if not pd.api.types.is_float_dtype(scored[col]):
+            continue
+        digits = (
+            PROBABILITY_DIGITS
+            if is_probability(col)
+            else DAYS_DIGITS
+            if is_days(col)
+            else POINTS_DIGITS
+            if is_points(col)
+            else None
+        )
+        if digits is not None:
+            out[col] = _round(scored[col].to_numpy(dtype=float), digits)
+    return out
+
+
+def _round(values: np.ndarray, digits: int) -> np.ndarray:
+    """Round as ``format`` does (correctly, half to even on the exact binary value), so a
+    rounded column says what the reason text printed from the same number says."""
+    return np.array([float(f"{v:.{digits}f}") for v in values.tolist()], dtype=float)
