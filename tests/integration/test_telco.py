@@ -42,13 +42,13 @@ def test_the_model_keeps_up_with_the_logistic_baseline_and_is_calibrated(trained
 def test_every_customer_is_on_the_retention_list_with_clv(trained, tmp_path):
     customers = pd.read_csv(DATA).drop(columns=["Churn"])
     customers.to_csv(tmp_path / "customers.csv", index=False)
-    out = tmp_path / "retention.csv"
+    out = tmp_path / "retention.parquet"  # full precision: a CSV is rounded for people
     summary = score_leads(
         trained.models["gbm"].bundle, out, as_of="2025-01-01", source=tmp_path / "customers.csv"
     )
     # The 11 blank TotalCharges (first-month customers) are scored as missing, not rejected.
     assert summary.rows_rejected == 0 and summary.rows_scored == len(customers)
-    scored = pd.read_csv(out).sort_values("rank")
+    scored = pd.read_parquet(out).sort_values("rank")
     assert scored["p_churn"].is_monotonic_decreasing  # telco ranks by p_churn
     charges = customers.set_index("customerID")["MonthlyCharges"].loc[scored["customerID"]]
     life = lifetime_from_horizon(scored["p_churn"], 30)

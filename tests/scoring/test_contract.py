@@ -131,7 +131,9 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
     pd.testing.assert_frame_equal(a.drop(columns=["p_low", "p_high"]), b)
     raw = interval.score_rows(_model_rows(main, path))
     expected = raw.set_index("lead_id")["p_low"]
-    np.testing.assert_allclose(a.set_index("lead_id")["p_low"], expected[a["lead_id"].astype(str)])
+    np.testing.assert_allclose(  # the CSV rounds probabilities to 3 decimals
+        a.set_index("lead_id")["p_low"], expected[a["lead_id"].astype(str)], rtol=0, atol=5e-4
+    )
 
 
 def test_task_models_load_once_with_their_registered_companions(
