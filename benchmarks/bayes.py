@@ -19,6 +19,7 @@ Usage::
     python benchmarks/bayes.py --cases         # acceptance table (about 10 minutes)
     python benchmarks/bayes.py --cases bank-10,telco_churn
     python benchmarks/bayes.py --cases --bins 8 --tune 300   # a lever on every case
+    python benchmarks/bayes.py --cases telco_churn --draws 1000 --tune 500
 """
 
 from __future__ import annotations
@@ -260,8 +261,8 @@ def run_one(name: str, n: int) -> dict:
 def run_case(name: str, settings: dict | None = None, target_accept: float | None = None) -> dict:
     """Fit the package's default Bayesian model on one case, and LightGBM beside it.
 
-    ``settings`` override the estimator's (and a config's ``bayes`` section's) ``tune``
-    and ``numeric_bins``; ``target_accept`` replaces the one for weakly identified fields.
+    ``settings`` override the estimator's (and a config's ``bayes`` section's) ``tune``,
+    ``draws`` and ``numeric_bins``; ``target_accept`` replaces the one for weakly identified fields.
     """
     settings = {k: v for k, v in (settings or {}).items() if v is not None}
     if target_accept is not None:
@@ -334,6 +335,7 @@ def cases_table(names: list[str], options: list[str]) -> None:
             print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1:]} |", flush=True)
             continue
         r = json.loads(lines[-1])
+        print(json.dumps({"case": name, **r}), file=sys.stderr)  # every digit, for the record
         ok = r["rhat"] <= 1.01 and r["ess"] >= 400 and r["divergences"] == 0
         verdict = "yes" if ok else f"no ({r['at_fault'] or 'divergences'})"
         print(
@@ -365,10 +367,11 @@ def main() -> None:
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--bins", type=int, help="--cases: numeric_bins of the model")
     parser.add_argument("--tune", type=int, help="--cases: warm-up steps per chain")
+    parser.add_argument("--draws", type=int, help="--cases: posterior draws per chain")
     parser.add_argument("--target-accept", type=float, help="--cases: for weak fields")
     args = parser.parse_args()
     if args.case:
-        settings = {"numeric_bins": args.bins, "tune": args.tune}
+        settings = {"numeric_bins": args.bins, "tune": args.tune, "draws": args.draws}
         print(json.dumps(run_case(args.case, settings, args.target_accept)))
         return
     if args.cases:
@@ -377,6 +380,7 @@ def main() -> None:
             for flag, value in (
                 ("bins", args.bins),
                 ("tune", args.tune),
+                ("draws", args.draws),
                 ("target-accept", args.target_accept),
             )
             if value is not None
