@@ -18,6 +18,8 @@ Usage::
     python benchmarks/bayes.py --variants package,package-500
     python benchmarks/bayes.py --cases         # acceptance table (about 10 minutes)
     python benchmarks/bayes.py --cases bank-10,telco_churn
+    python benchmarks/bayes.py --cases --bins 8 --tune 300   # a lever on every case
+    python benchmarks/bayes.py --cases telco_churn --draws 1000 --tune 500
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
@@ -256,18 +258,29 @@ def run_one(name: str, n: int) -> dict:
     }
 
 
-def run_case(name: str) -> dict:
-    """Fit the package's default Bayesian model on one case, and LightGBM beside it."""
+def run_case(name: str, settings: dict | None = None, target_accept: float | None = None) -> dict:
+    """Fit the package's default Bayesian model on one case, and LightGBM beside it.
+
+    ``settings`` override the estimator's (and a config's ``bayes`` section's) ``tune``,
+    ``draws`` and ``numeric_bins``; ``target_accept`` replaces the one for weakly identified fields.
+    """
+    settings = {k: v for k, v in (settings or {}).items() if v is not None}
+    if target_accept is not None:
+        from crm_predict.models.bayes import model as bayes_model
+
+        bayes_model.TARGET_ACCEPT_WEAK = target_accept
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     if name in CONFIG_CASES:
         from crm_predict.config.task import load_config
         from crm_predict.training.train import train_task
 
         config = load_config(f"configs/{name}.yaml")
+        config = config.model_copy(update={"bayes": config.bayes.model_copy(update=settings)})
         result = train_task(config, models=("gbm", "bayes"), quiet=True)
         bayes = result.models["bayes"]
         model, wall = bayes.pipeline[-1], bayes.fit_seconds
         auc, gbm_auc = bayes.metrics["roc_auc"], result.models["gbm"].metrics["roc_auc"]
+        loss = bayes.metrics["log_loss"]
         rows = len(result.split.train)
     else:
         import lightgbm as lgb
@@ -278,9 +291,10 @@ def run_case(name: str) -> dict:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = BayesianConversionModel().fit(X_train, y_train)
+            model = BayesianConversionModel(**settings).fit(X_train, y_train)
         wall = time.perf_counter() - start
-        auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
+        p_test = model.predict_proba(X_test)[:, 1]
+        auc, loss = roc_auc_score(y_test, p_test), log_loss(y_test, p_test)
         booster = lgb.LGBMClassifier(random_state=0, verbose=-1, n_jobs=2)
         gbm_auc = roc_auc_score(y_test, booster.fit(X_train, y_train).predict_proba(X_test)[:, 1])
         rows = len(X_train)
@@ -296,33 +310,39 @@ def run_case(name: str) -> dict:
         "at_fault": ", ".join(f["name"] for f in diag["at_fault"]),
         "steps": float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan"),
         "auc": auc,
+        "log_loss": loss,
         "gbm_auc": gbm_auc,
     }
 
 
-def cases_table(names: list[str]) -> None:
-    """Print the acceptance table, each case fitted in a fresh process."""
+def cases_table(names: list[str], options: list[str]) -> None:
+    """Print the acceptance table, each case fitted in a fresh process with ``options``."""
     print(
         "| case | train rows | cells | wall s | cpu s | max R-hat | min bulk ESS | ESS/s "
-        "| divergences | grad evals/draw | AUC | LightGBM AUC | converged | load avg |"
+        "| divergences | grad evals/draw | AUC | log loss | LightGBM AUC | converged | load avg |"
     )
-    print("|" + "---|" * 14)
+    print("|" + "---|" * 15)
     for name in names:
         load = os.getloadavg()[0]
         out = subprocess.run(
-            [sys.executable, __file__, "--case", name], capture_output=True, text=True, check=False
+            [sys.executable, __file__, "--case", name, *options],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
         if not lines:
             print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1:]} |", flush=True)
             continue
         r = json.loads(lines[-1])
+        print(json.dumps({"case": name, **r}), file=sys.stderr)  # every digit, for the record
         ok = r["rhat"] <= 1.01 and r["ess"] >= 400 and r["divergences"] == 0
         verdict = "yes" if ok else f"no ({r['at_fault'] or 'divergences'})"
         print(
             f"| {name} | {r['rows']:,} | {r['cells']:,} | {r['wall']:.1f} | {r['cpu']:.0f} "
             f"| {r['rhat']:.3f} | {r['ess']:.0f} | {r['ess'] / r['wall']:.1f} "
-            f"| {r['divergences']} | {r['steps']:.1f} | {r['auc']:.3f} | {r['gbm_auc']:.3f} "
+            f"| {r['divergences']} | {r['steps']:.1f} | {r['auc']:.3f} | {r['log_loss']:.4f} "
+            f"| {r['gbm_auc']:.3f} "
             f"| {verdict} | {load:.1f} → {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
@@ -345,12 +365,27 @@ def main() -> None:
         "--cases", nargs="?", const=",".join(CASES), help="acceptance table: " + ", ".join(CASES)
     )
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--bins", type=int, help="--cases: numeric_bins of the model")
+    parser.add_argument("--tune", type=int, help="--cases: warm-up steps per chain")
+    parser.add_argument("--draws", type=int, help="--cases: posterior draws per chain")
+    parser.add_argument("--target-accept", type=float, help="--cases: for weak fields")
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case)))
+        settings = {"numeric_bins": args.bins, "tune": args.tune, "draws": args.draws}
+        print(json.dumps(run_case(args.case, settings, args.target_accept)))
         return
     if args.cases:
-        cases_table(args.cases.split(","))
+        options = [
+            f"--{flag}={value}"
+            for flag, value in (
+                ("bins", args.bins),
+                ("tune", args.tune),
+                ("draws", args.draws),
+                ("target-accept", args.target_accept),
+            )
+            if value is not None
+        ]
+        cases_table(args.cases.split(","), options)
         return
     if args.one:
         print(json.dumps(run_one(args.one, args.rows)))

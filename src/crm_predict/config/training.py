@@ -41,6 +41,12 @@ class BayesSpec(_Strict):
     draws: int = Field(1000, gt=0)
     tune: int = Field(500, gt=0)
     chains: int = Field(2, gt=0)
+    numeric_bins: int | None = Field(
+        None,
+        ge=2,
+        description="fit on numerics cut to this many quantile bins, so that rows collapse "
+        "into fewer binomial cells (default: exact values)",
+    )
 
 
 class TimingSpec(_Strict):

@@ -120,6 +120,7 @@ def make_estimator(name: str, config: TaskConfig):
             tune=spec.tune,
             chains=spec.chains,
             random_state=config.seed,
+            numeric_bins=spec.numeric_bins,
         )
         # Company size enters as its band only: a band effect and a slope on the same count
         # are nearly collinear, and their posterior is a funnel the sampler struggles with.

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from crm_predict.features._base import check_frame
 from crm_predict.models.bayes.encoding import (
     ENCODING,
+    bin_numerics,
     collapse_cells,
     encode_rows,
     learn_encoding,
@@ -106,6 +107,10 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Show the sampler's progress bar.
     thin_width : float
         :meth:`segment_table` flags a level whose rate interval is wider than this.
+    numeric_bins : int, optional
+        Fit on each numeric's quantile-bin mean (this many bins) instead of its exact
+        value, so that rows collapse into fewer binomial cells; scoring uses exact values.
+        ``None`` (default) fits exact values. See :func:`.encoding.bin_numerics`.
 
     Attributes
     ----------
@@ -154,6 +159,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         random_state: int | None = 42,
         progressbar: bool = False,
         thin_width: float = 0.25,
+        numeric_bins: int | None = None,
     ) -> None:
         self.categorical = categorical
         self.numeric = numeric
@@ -166,13 +172,14 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progressbar = progressbar
         self.thin_width = thin_width
+        self.numeric_bins = numeric_bins
 
     # ------------------------------------------------------------------ build and fit
     def build_model(self, X: Any, y: Any) -> pm.Model:
         """Learn the encoding (levels, means, SDs) from ``X, y`` and build the PyMC model.
 
         Nothing is sampled. Rows with identical covariates are collapsed into binomial
-        cells first, which is exact.
+        cells first, which is exact (after binning the numerics when ``numeric_bins``).
 
         Parameters
         ----------
@@ -200,7 +207,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         for name, value in encoding.items():
             setattr(self, name, value)
         self.centred_ = centred_fields(encoding)
-        cells = collapse_cells(*self._encode(frame), target)
+        codes, Z = self._encode(frame)
+        cells = collapse_cells(codes, bin_numerics(Z, self.numeric_bins), target)
         self.n_cells_ = len(cells["k"])
         return make_model(cells, encoding, self.centred_, priors)
 
