@@ -271,7 +271,7 @@ def run_case(name: str, settings: dict | None = None, target_accept: float | Non
         bayes_model.TARGET_ACCEPT_WEAK = target_accept
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     if name in CONFIG_CASES:
-        from crm_predict.config.task import load_config
+        from crm_predict.config import load_config
         from crm_predict.training.train import train_task
 
         config = load_config(f"configs/{name}.yaml")

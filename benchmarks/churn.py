@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.training.train import train_task
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from datetime import date
 
 import lightgbm as lgb
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.loading import load_task_data
 from crm_predict.data.split import split_task, training_labels
 from crm_predict.evaluate.metrics import classification_metrics

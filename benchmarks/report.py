@@ -31,7 +31,7 @@ def _pin(cores: int) -> int:
 
 def run(n_leads: int, train_leads: int, seed: int, workdir: Path) -> dict:
     """Train (untimed), then time building and rendering the report; return the timings."""
-    from crm_predict.config.task import parse_config
+    from crm_predict.config import parse_config
     from crm_predict.data.exports import write_leads
     from crm_predict.data.synthetic.leads import AS_OF, make_leads
     from crm_predict.demo import demo_task

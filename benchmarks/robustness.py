@@ -19,7 +19,7 @@ import platform
 import time
 from datetime import date
 
-from crm_predict.config.task import TaskConfig, load_config, parse_config
+from crm_predict.config import TaskConfig, load_config, parse_config
 from crm_predict.data.synthetic.drift import DRIFT_FROM, DRIFT_SHIFT
 from crm_predict.training.train import train_task
 

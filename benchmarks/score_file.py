@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.synthetic.leads import AS_OF, make_leads
 from crm_predict.training.train import train_task
 

@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.synthetic.leads import AS_OF, make_leads
 from crm_predict.training.train import train_task
 from score_file import write_lead_list  # benchmarks/ is on the path: this script's folder

@@ -18,7 +18,7 @@ from datetime import date
 
 import pandas as pd
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.loading import load_task_data
 from crm_predict.features import build_model_frame
 from crm_predict.training.timing import fit_timing

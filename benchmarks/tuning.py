@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.loading import load_task_data
 from crm_predict.lifecycle.tune import tune_task
 from crm_predict.training.train import train_task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_predict.config.task import TaskConfig, parse_config
+from crm_predict.config import TaskConfig, parse_config
 
 
 def synthetic_task(n_leads: int = 3000, seed: int = 7, **overrides: Any) -> TaskConfig:

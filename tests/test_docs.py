@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from crm_predict.cli.app import app
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = re.compile(r"^\|\s*(`[^|]*?)\s*\|")

@@ -5,7 +5,7 @@ why. See the README for the tour.
 """
 
 from crm_predict import _legacy
-from crm_predict.config.task import TaskConfig, load_config
+from crm_predict.config import TaskConfig, load_config
 from crm_predict.data.loading import TaskData, load_task_data
 from crm_predict.exceptions import ConfigError, CRMPredictError, DataValidationError
 

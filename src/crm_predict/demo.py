@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from crm_predict.config.task import TaskConfig, parse_config
+from crm_predict.config import TaskConfig, parse_config
 from crm_predict.data.exports import write_leads
 from crm_predict.data.io import read_file, write_table
 from crm_predict.data.loading import load_task_data

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.explain.contributions import field_contributions
 from crm_predict.training.train import train_task
 

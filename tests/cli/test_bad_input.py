@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crm_predict.cli.app import app
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.scoring.task_models import TaskModels
 from crm_predict.training.train import train_task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm_predict.config.task import load_config, parse_config
+from crm_predict.config import load_config, parse_config
 from crm_predict.demo import demo_task
 
 

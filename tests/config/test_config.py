@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crm_predict.config.task import TaskConfig, load_config, parse_config
+from crm_predict.config import TaskConfig, load_config, parse_config
 from crm_predict.exceptions import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.data import io as crm_io
 from crm_predict.data.loading import load_task_data
 from crm_predict.exceptions import CRMPredictError, DataValidationError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_predict.config.task import ActivitySpec, SQLSource
+from crm_predict.config import ActivitySpec, SQLSource
 from crm_predict.data import touches as touch_source
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.data.touches import (

@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.data.churn import churn_outcome
 from crm_predict.data.loading import load_task_data
 from crm_predict.data.synthetic.customers import make_customers, planted_churn_effects

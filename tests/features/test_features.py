@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.loading import load_task_data
 from crm_predict.features import (
     AS_OF,

@@ -231,7 +231,7 @@ def test_touches_read_per_chunk_from_postgres_score_like_a_whole_csv(
 
     import sqlalchemy as sa
 
-    from crm_predict.config.task import SQLSource
+    from crm_predict.config import SQLSource
     from crm_predict.data import touches as touch_source
 
     monkeypatch.setattr(touch_source, "SQL_BATCH", 100)  # several statements per chunk

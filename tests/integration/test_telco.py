@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from crm_predict.churn.retention import lifetime_from_horizon
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.scoring.batch import score_leads
 from crm_predict.training.train import train_task
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.evaluate.profile import reference_profile
 from crm_predict.evaluate.psi import PSI_MAJOR, psi
 from crm_predict.exceptions import CRMPredictError

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.data.io import write_table
 from crm_predict.data.synthetic.leads import NEW_SOURCE, make_leads
 from crm_predict.lifecycle.backtest import backtest_folds, judged_rows

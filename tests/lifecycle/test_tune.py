@@ -16,7 +16,7 @@ import yaml
 from scipy.special import expit
 from sklearn.metrics import log_loss
 
-from crm_predict.config.task import ParamRange, load_config
+from crm_predict.config import ParamRange, load_config
 from crm_predict.data.loading import load_task_data
 from crm_predict.data.split import (
     Split,

@@ -19,7 +19,8 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
+from crm_predict.models.bayes import DEFAULT_PRIORS
 from crm_predict.models.bayes import model as bayes
 from crm_predict.models.bayes.encoding import (
     bin_numerics,
@@ -27,11 +28,7 @@ from crm_predict.models.bayes.encoding import (
     encode_rows,
     learn_encoding,
 )
-from crm_predict.models.bayes.model import (
-    DEFAULT_PRIORS,
-    BayesConvergenceWarning,
-    BayesianConversionModel,
-)
+from crm_predict.models.bayes.model import BayesConvergenceWarning, BayesianConversionModel
 from crm_predict.models.factory import make_estimator
 from tests.fakes import fake_sample
 

@@ -48,7 +48,7 @@ def test_observed_horizon_calibration_on_the_time_ordered_holdout():
     """The demo task's holdout, judged on observed outcomes (leads followed ≥ h days): the
     30/60/90-day calibration error is at most 0.03 and the ranking and Brier score are at
     least as good as CoxPH's (the hazards are recalibrated on the validation slice)."""
-    from crm_predict.config.task import load_config
+    from crm_predict.config import load_config
     from crm_predict.features import build_model_frame
     from crm_predict.training.timing import fit_timing
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.data.synthetic.drift import DRIFT_FROM, DRIFT_SHIFT
 from crm_predict.evaluate.base_rate import base_rate_drift
 from crm_predict.evaluate.compare import paired_auc

@@ -18,7 +18,7 @@ from scipy.special import expit
 from typer.testing import CliRunner
 
 from crm_predict.cli.app import app
-from crm_predict.config.task import parse_config
+from crm_predict.config import parse_config
 from crm_predict.exceptions import DataValidationError
 from crm_predict.explain.reasons import N_AGAINST, N_FOR
 from crm_predict.scoring.batch import score_leads

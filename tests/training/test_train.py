@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from crm_predict.config.task import load_config
+from crm_predict.config import load_config
 from crm_predict.data.loading import load_task_data
 from crm_predict.data.split import split_task, training_labels
 from crm_predict.data.synthetic.leads import make_leads

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from crm_predict.churn.cx import clv
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.churn import read_churn_tables
 from crm_predict.exceptions import DataValidationError

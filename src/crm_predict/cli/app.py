@@ -57,7 +57,7 @@ def validate(
     config: Annotated[Path, typer.Argument(help="Task YAML, e.g. configs/leads_demo.yaml.")],
 ) -> None:
     """Read and validate a task's data; report counts, balance, missing values and leaks."""
-    from crm_predict.config.task import load_config
+    from crm_predict.config import load_config
     from crm_predict.data.loading import load_task_data
     from crm_predict.data.profile import class_balance, profile_task
 
@@ -122,7 +122,7 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train, evaluate on a time-ordered holdout, log to MLflow and register the model."""
-    from crm_predict.config.task import load_config
+    from crm_predict.config import load_config
     from crm_predict.data.files import writable_folder
     from crm_predict.tracking import log_training
     from crm_predict.training.train import default_models, train_task, write_metrics

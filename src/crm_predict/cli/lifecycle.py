@@ -62,7 +62,7 @@ def tune(
     quiet: Quiet = False,
 ) -> None:
     """Tune the LightGBM model with Optuna (resumable, shareable study); write the best overlay."""
-    from crm_predict.config.task import load_config
+    from crm_predict.config import load_config
     from crm_predict.lifecycle.tune import tune_task
 
     cfg = load_config(config)
@@ -168,7 +168,7 @@ def retrain(
     quiet: Quiet = False,
 ) -> None:
     """Train a challenger; promote it to champion only if it is not worse than the champion."""
-    from crm_predict.config.task import load_config
+    from crm_predict.config import load_config
     from crm_predict.lifecycle.retrain import retrain_task
 
     output_dir = alias(output, output_dir, Path("."))

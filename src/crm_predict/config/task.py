@@ -20,14 +20,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from crm_predict.config.fields import ChurnSpec, FeatureSpec, SizeBands, TargetSpec, TimeSpec
+from crm_predict.config.fields import ChurnSpec, FeatureSpec, TargetSpec, TimeSpec
 from crm_predict.config.sources import (
-    CUSTOMER_TABLES,
     ActivitySpec,
-    ChurnTableSpec,
     JoinSpec,
-    SQLSource,
-    SyntheticSource,
     TableSource,
     _Strict,
 )
@@ -35,7 +31,6 @@ from crm_predict.config.training import (
     BayesSpec,
     CalibrationSpec,
     GBMSpec,
-    ParamRange,
     RetrainSpec,
     SplitSpec,
     TimingSpec,
@@ -43,31 +38,7 @@ from crm_predict.config.training import (
 )
 from crm_predict.exceptions import ConfigError
 
-__all__ = [
-    "CUSTOMER_TABLES",
-    "ActivitySpec",
-    "BayesSpec",
-    "ChurnSpec",
-    "ChurnTableSpec",
-    "FeatureSpec",
-    "CalibrationSpec",
-    "GBMSpec",
-    "JoinSpec",
-    "ParamRange",
-    "RetrainSpec",
-    "SQLSource",
-    "SizeBands",
-    "SplitSpec",
-    "SyntheticSource",
-    "TableSource",
-    "TargetSpec",
-    "TaskConfig",
-    "TimeSpec",
-    "TimingSpec",
-    "TuningSpec",
-    "load_config",
-    "parse_config",
-]
+__all__ = ["TaskConfig", "load_config", "parse_config"]
 
 
 class TaskConfig(_Strict):

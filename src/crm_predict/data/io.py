@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm_predict.config.task import TableSource
+from crm_predict.config import TableSource
 from crm_predict.data.files import atomic_path, neutralise_formulas, require_excel
 from crm_predict.data.synthetic.customers import make_customers
 from crm_predict.data.synthetic.leads import make_leads

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.dates import implausible, parse_dates
 from crm_predict.data.io import iter_file

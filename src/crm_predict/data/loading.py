@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from crm_predict.config.task import ActivitySpec, JoinSpec, TaskConfig
+from crm_predict.config import ActivitySpec, JoinSpec, TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.churn import churn_outcome, read_churn_tables
 from crm_predict.data.io import read_table

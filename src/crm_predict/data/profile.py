@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.loading import TaskData
 from crm_predict.data.schema import NEGATIVE, OPEN, POSITIVE
 
@@ -119,7 +119,7 @@ def profile_task(data: TaskData, config: TaskConfig) -> DataProfile:
 
     Examples
     --------
-    >>> from crm_predict.config.task import load_config  # doctest: +SKIP
+    >>> from crm_predict.config import load_config  # doctest: +SKIP
     >>> cfg = load_config("configs/leads_demo.yaml")  # doctest: +SKIP
     >>> profile_task(load_task_data(cfg), cfg).outcomes  # doctest: +SKIP
     {'positive': 8335, 'negative': 10280, 'open': 1385}

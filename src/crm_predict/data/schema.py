@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.dates import implausible, parse_dates
 
 POSITIVE, NEGATIVE, OPEN = "positive", "negative", "open"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.folds import rolling_origin_folds
 from crm_predict.data.loading import TaskData
 from crm_predict.data.schema import OPEN
@@ -22,7 +22,7 @@ def training_labels(data: TaskData, config: TaskConfig) -> pd.Series:
 
     Examples
     --------
-    >>> from crm_predict.config.task import load_config  # doctest: +SKIP
+    >>> from crm_predict.config import load_config  # doctest: +SKIP
     >>> training_labels(data, cfg).value_counts(dropna=False)  # doctest: +SKIP
     """
     label = data.label.copy()

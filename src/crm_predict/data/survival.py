@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.loading import TaskData
 from crm_predict.exceptions import ConfigError, DataValidationError

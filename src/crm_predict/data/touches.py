@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import ActivitySpec
+from crm_predict.config import ActivitySpec
 from crm_predict.data import schema
 from crm_predict.data.io import detect_format, read_table
 from crm_predict.exceptions import DataValidationError
@@ -40,7 +40,7 @@ def activity_requests(spec: ActivitySpec) -> list[tuple[str, str]]:
 
     Examples
     --------
-    >>> from crm_predict.config.task import ActivitySpec
+    >>> from crm_predict.config import ActivitySpec
     >>> spec = ActivitySpec(path="touches.csv", id_column="lead_id", time_column="ts")
     >>> activity_requests(spec)
     [('lead_id', 'activities.id_column'), ('ts', 'activities.time_column')]
@@ -105,7 +105,7 @@ class FrameTouches(TouchSource):
 
     Examples
     --------
-    >>> from crm_predict.config.task import ActivitySpec
+    >>> from crm_predict.config import ActivitySpec
     >>> spec = ActivitySpec(path="x.csv", id_column="lead_id", time_column="ts")
     >>> acts = pd.DataFrame({"lead_id": ["a", "a", "b"],
     ...                      "ts": ["2024-01-01", "2025-06-01", "2024-02-01"]})

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.evaluate.psi import N_BINS, categorical_profile, numbers, numeric_profile
 from crm_predict.features.assemble import input_fields
 

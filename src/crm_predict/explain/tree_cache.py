@@ -12,7 +12,8 @@ import pandas as pd
 
 from crm_predict.explain.treeshap import TreeEnsemble
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # booster -> (stamp, trees)
+_BLENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # blend -> trees
 
 
 def grouped_contributions(
@@ -84,11 +85,11 @@ def blend_ensemble(blend) -> TreeEnsemble:
     >>> ensemble is blend_ensemble(pipeline[-1].model_)  # doctest: +SKIP
     True
     """
-    cached = _CACHE.get(blend)
+    cached = _BLENDS.get(blend)
     if cached is None:
         scale = (1 - blend.weight) / len(blend.boosters)
         cached = TreeEnsemble.from_boosters(
             [b.booster_ for b in blend.boosters], [scale] * len(blend.boosters)
         )
-        _CACHE[blend] = cached
+        _BLENDS[blend] = cached
     return cached

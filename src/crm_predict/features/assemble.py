@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.loading import TaskData
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.categorical import CategoricalEncoder

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.folds import rolling_origin_folds
 from crm_predict.evaluate.metrics import classification_metrics
 from crm_predict.training.train import TrainResult

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.loading import TaskData, load_task_data
 from crm_predict.evaluate.metrics import segment_metrics
 from crm_predict.exceptions import CRMPredictError

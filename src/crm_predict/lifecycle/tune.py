@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.loading import TaskData
 from crm_predict.exceptions import CRMPredictError
 from crm_predict.lifecycle.tune_objective import (

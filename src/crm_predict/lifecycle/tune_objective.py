@@ -33,7 +33,7 @@ import optuna
 import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
-from crm_predict.config.task import TaskConfig, TuningSpec
+from crm_predict.config import TaskConfig, TuningSpec
 from crm_predict.data.loading import TaskData, load_task_data
 from crm_predict.data.split import split_task, training_labels, validation_folds
 from crm_predict.features import task_frame

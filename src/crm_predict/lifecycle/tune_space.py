@@ -17,7 +17,7 @@ import numpy as np
 import optuna
 import yaml
 
-from crm_predict.config.task import ParamRange
+from crm_predict.config import ParamRange
 from crm_predict.data.io import atomic_path
 from crm_predict.models.gbm import DEFAULT_LGBM_PARAMS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.split import split_method
 from crm_predict.features import build_feature_pipeline
 from crm_predict.features.cleaning import CRMCleaner

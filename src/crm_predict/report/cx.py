@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from crm_predict.churn import cx as cx
 from crm_predict.churn.retention import churn_words, read_event_tables
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.io import read_table
 from crm_predict.explain.reasons import label_of

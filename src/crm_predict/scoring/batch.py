@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crm_predict.churn.retention import rank_column
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data import schema
 from crm_predict.data.files import (
     atomic_path,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data import schema
 from crm_predict.evaluate.grades import assign_grades
 from crm_predict.explain.age import AGE_FIELD, age_offsets, shift, with_age
@@ -60,25 +60,18 @@ class Bundle:
 
 @dataclass(kw_only=True)
 class ModelBundle(Bundle):
-    """A trained task model with everything scoring needs.
+    """A trained probability model (LightGBM, Bayesian or logistic) with what scoring needs.
+
+    The attributes of :class:`Bundle` (its ``card``: training window, split, holdout
+    metrics and the baseline's, grade, calibration, lift and segment tables as records),
+    and:
 
     Attributes
     ----------
-    pipeline : Pipeline
-        Cleaning, features and estimator.
-    config : TaskConfig
-        The task it was trained for.
-    aggregator : ActivityAggregator or None
-        Fitted touch aggregator (tasks with an activity table).
     rates : FieldRates
         Training conversion rates per field level, for reason sentences.
-    trained_as_of : Timestamp
-        The training data's date.
     grade_cutoffs : dict
         Probability cut-offs of grades A, B and C.
-    card : dict
-        What a report says about the model: training window, split, holdout metrics (and
-        the baseline's), grade, calibration, lift and segment tables (as records).
     reference : dict
         Compact profile of the training rows (per-field bins or level shares, missing
         shares, score distribution) that :mod:`crm_predict.lifecycle.monitor` measures drift
@@ -169,19 +162,9 @@ class ModelBundle(Bundle):
 class TimingBundle(Bundle):
     """The registered time-to-event artifact: features + hazard model, ready to score.
 
-    Attributes
-    ----------
-    pipeline : Pipeline
-        Cleaning, the task's feature builders and a fitted
-        :class:`~crm_predict.models.timing.model.TimeToConvertModel`.
-    config : TaskConfig
-        The task.
-    aggregator : ActivityAggregator or None
-        Fitted touch aggregator (tasks with an activity table).
-    trained_as_of : Timestamp
-        The training data's date.
-    card : dict
-        Holdout comparison with the baselines, horizons and per-segment curves.
+    The attributes of :class:`Bundle`: its pipeline ends in a fitted
+    :class:`~crm_predict.models.timing.model.TimeToConvertModel`, and its ``card`` holds the
+    holdout comparison with the baselines, the horizons and the per-segment curves.
     """
 
     def ages(self, frame: pd.DataFrame, today: pd.Timestamp | str | None = None) -> np.ndarray:

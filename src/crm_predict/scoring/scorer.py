@@ -16,7 +16,7 @@ from crm_predict.churn.retention import (
     churn_row_problems,
     read_event_tables,
 )
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.leadlist import RowChecker
 from crm_predict.data.loading import apply_joins, read_join_tables
 from crm_predict.data.touches import TouchSource, open_touches

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.scoring.bundle import ModelBundle, TimingBundle
 
 

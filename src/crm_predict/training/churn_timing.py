@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.churn import churn_snapshot
 from crm_predict.data.loading import TaskData
 from crm_predict.data.split import split_task, training_labels

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sksurv.nonparametric import cumulative_incidence_competing_risks
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.loading import TaskData
 from crm_predict.data.split import Split, split_task
 from crm_predict.data.survival import SurvivalData, require_time_columns, survival_data

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.models.timing.model import TimeToConvertModel
 from crm_predict.scoring.bundle import TimingBundle
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from crm_predict.config.task import TaskConfig
+from crm_predict.config import TaskConfig
 from crm_predict.data.folds import fold_rows
 from crm_predict.data.io import atomic_path
 from crm_predict.data.loading import TaskData, load_task_data

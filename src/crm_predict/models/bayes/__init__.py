@@ -28,6 +28,9 @@ from crm_predict.models.bayes.outputs import (
     segment_rows,
 )
 from crm_predict.models.bayes.sampling import (
+    CENTRED_MIN_RATIO,
+    DEFAULT_PRIORS,
+    SAMPLERS,
     centred_fields,
     check_settings,
     fixed_spread,
@@ -39,6 +42,9 @@ from crm_predict.models.bayes.sampling import (
 )
 
 __all__ = [
+    "CENTRED_MIN_RATIO",
+    "DEFAULT_PRIORS",
+    "SAMPLERS",
     "BayesConvergenceWarning",
     "BayesianConversionModel",
     "PosteriorDraws",

@@ -51,9 +51,6 @@ from crm_predict.models.bayes.outputs import (
     row_summary,
     segment_rows,
 )
-from crm_predict.models.bayes.sampling import CENTRED_MIN_RATIO as CENTRED_MIN_RATIO
-from crm_predict.models.bayes.sampling import DEFAULT_PRIORS as DEFAULT_PRIORS
-from crm_predict.models.bayes.sampling import SAMPLERS as SAMPLERS
 from crm_predict.models.bayes.sampling import (
     TARGET_ACCEPT,
     TARGET_ACCEPT_WEAK,
@@ -94,7 +91,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Pairs of grouping fields that get an extra varying intercept over their combined
         level.
     priors : dict, optional
-        Overrides merged over :data:`DEFAULT_PRIORS`, e.g. ``{"slope": {"sigma": 0.5}}``.
+        Overrides merged over :data:`~crm_predict.models.bayes.sampling.DEFAULT_PRIORS`,
+        e.g. ``{"slope": {"sigma": 0.5}}``.
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, and the number of chains. 1000 draws,
         not 500: with 500 the rank-normalised R-hat of some variable exceeded 1.01 in most
@@ -122,7 +120,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Standardisation of the numeric features.
     centred_ : dict of str to bool
         Whether each field's effects were sampled centred (data-rich, clearly different
-        levels) or non-centred (weakly identified); see :data:`CENTRED_MIN_RATIO`.
+        levels) or non-centred (weakly identified); see
+        :data:`~crm_predict.models.bayes.sampling.CENTRED_MIN_RATIO`.
 
     Notes
     -----
