@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+from threadpoolctl import threadpool_limits
 
 from crm_predict.config import TaskConfig
 from crm_predict.data.loading import TaskData
@@ -189,7 +190,12 @@ def tune_task(
     """
     start = time.perf_counter()
     storage = storage or default_storage(workdir)
-    with _optuna_quiet(), steps(n_trials + 1, quiet=quiet) as progress:
+    # BLAS on one thread, as in training: the boosters use the cores.
+    with (
+        _optuna_quiet(),
+        steps(n_trials + 1, quiet=quiet) as progress,
+        threadpool_limits(limits=1, user_api="blas"),
+    ):
         progress.step("loading data and building features")
         prepared = prepare_tuning_data(config, data)
         study = open_study(config, storage, study_name, worker)

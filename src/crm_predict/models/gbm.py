@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
+from threadpoolctl import threadpool_limits
 
 from crm_predict.data.folds import fold_rows
 from crm_predict.models.baseline import logistic_baseline
@@ -225,7 +226,15 @@ class CalibratedLGBM(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: pd.DataFrame, y) -> CalibratedLGBM:
-        """Fit the fold models, then the blend weight and calibrator on their validation rows."""
+        """Fit the fold models, then the blend weight and calibrator on their validation rows.
+
+        BLAS runs on one thread meanwhile: its calls are small (the logistic part, Platt
+        fits on one column), and idle OpenBLAS threads would spin on LightGBM's cores.
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X: pd.DataFrame, y) -> CalibratedLGBM:
         if self.calibration not in ("auto", *CALIBRATION_METHODS):
             raise ValueError(
                 f"calibration must be auto, none, isotonic or sigmoid, not {self.calibration!r}"
