@@ -9,7 +9,11 @@ Unit tests boost faster than the package does (:func:`fast_boosting`); ``slow`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import sqlalchemy
+from mlflow.store.db import utils as mlflow_db
 
 from crm_predict.models.bayes import model as bayes_model
 from crm_predict.models.gbm import DEFAULT_LGBM_PARAMS
@@ -31,6 +35,41 @@ def leads_with_bayes() -> TrainResult:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bayes_model, "_sample", fake_sample)
         return train_task(synthetic_task(n_leads=1500, seed=5), models=("gbm", "bayes"), quiet=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_mlflow_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """New SQLite tracking stores get their tables copied from one migrated store.
+
+    MLflow builds a new store's schema by running each of its migrations, one commit (and
+    one fsync) each: 5-7 s per store, and the tests make dozens. The first new SQLite
+    store of a test worker is migrated as usual and kept as the template; the tables of
+    every later one are copied from it (SQLite's backup API). Stores on other databases,
+    and MLflow's schema check on every store, are left alone.
+    """
+    migrate = mlflow_db._initialize_tables
+    templates: list[sqlalchemy.engine.Engine] = []
+
+    def copy_schema(target: sqlalchemy.engine.Engine) -> None:
+        if target.dialect.name != "sqlite":
+            migrate(target)
+            return
+        if not templates:
+            path = tmp_path_factory.mktemp("mlflow") / "schema.db"
+            templates.append(sqlalchemy.create_engine(f"sqlite:///{path}"))
+            migrate(templates[0])
+        source, connection = templates[0].raw_connection(), target.raw_connection()
+        try:
+            source.driver_connection.backup(connection.driver_connection)
+        finally:
+            source.close()
+            connection.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mlflow_db, "_initialize_tables", copy_schema)
+        yield
+    for engine in templates:
+        engine.dispose()
 
 
 FAST_LEARNING_RATE = 0.1
