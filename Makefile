@@ -24,11 +24,13 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
-# Test files run on WORKERS processes (pytest-xdist), one file per worker at a time.
+# Test files run on WORKERS processes (pytest-xdist), one file per worker at a time
+# (each notebook is a unit of its own), files with slow tests first: see tests/conftest.py.
 # OpenMP threads sleep instead of spinning while they wait, so two workers' LightGBM fits
 # share the cores instead of fighting over them.
 WORKERS ?= 2
-PYTEST := OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+PYTEST := OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup \
+	--no-loadscope-reorder
 
 # Everything: unit, slow (real sampling) and integration (real servers, ../shared/data).
 test: lint

@@ -22,6 +22,24 @@ from tests.fakes import fake_sample
 from tests.helpers import synthetic_task
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Work units for pytest-xdist's ``--dist loadgroup`` (see the Makefile), longest first.
+
+    A test file is one unit, sent whole to one worker, so its module fixtures are built
+    once; a test marked ``xdist_group`` (each notebook) is a unit of its own instead, so
+    that long tests of one file run on all workers. Files with ``slow`` tests go first:
+    a long unit sent last would leave the other workers idle at the end.
+    """
+    if config.getoption("dist", "no") != "loadgroup":
+        return
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def leads_model() -> TrainResult:
     """The synthetic leads task (3,000 leads, seed 7), LightGBM and the logistic baseline."""

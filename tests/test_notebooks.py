@@ -40,7 +40,11 @@ def test_notebook_is_stored_clean_and_defines_no_logic(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.xdist_group(p.stem)) for p in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
 def test_notebook_runs_headless(path):
     if path.stem in NEEDS_SHARED_DATA and not (ROOT.parent / "shared" / "data").is_dir():
         pytest.skip("needs ../shared/data")
