@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from crm_predict.config import TaskConfig, parse_config
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "leads_demo.yaml"
+
+
+def small_demo_config(folder: Path, n_leads: int) -> Path:
+    """``configs/leads_demo.yaml`` (same task name) on fewer synthetic leads, in ``folder``."""
+    raw = yaml.safe_load(DEMO_CONFIG.read_text())
+    raw["source"]["synthetic"]["n_leads"] = n_leads
+    raw["activities"]["synthetic"]["n_leads"] = n_leads
+    path = folder / "leads_demo_small.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
 
 
 def synthetic_task(n_leads: int = 3000, seed: int = 7, **overrides: Any) -> TaskConfig:

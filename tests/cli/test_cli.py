@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crm_predict.cli.app import app
+from tests.helpers import small_demo_config
 
 runner = CliRunner()
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -87,7 +88,7 @@ def test_missing_column_names_the_config_key(tmp_path):
 def test_train_writes_metrics_json_and_registers(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     result = runner.invoke(
-        app, ["train", "configs/leads_demo.yaml", "--output", str(tmp_path), "--quiet"]
+        app, ["train", str(small_demo_config(tmp_path, 4000)), "--output", str(tmp_path), "--quiet"]
     )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())

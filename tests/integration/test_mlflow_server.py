@@ -7,18 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from crm_predict.cli.app import app
 from crm_predict.tracking import load_model, log_training
 from crm_predict.training.train import train_task
-from tests.helpers import synthetic_task
+from tests.helpers import small_demo_config, synthetic_task
 
 pytestmark = pytest.mark.integration
-
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "leads_demo.yaml"
 
 
 def test_train_register_and_load_champion_over_http(mlflow_server):
@@ -45,16 +42,6 @@ def test_train_register_and_load_champion_over_http(mlflow_server):
     assert str(champion.version) == out["registered_version"]
 
 
-def _small_demo_config(folder: Path, n_leads: int) -> Path:
-    """``configs/leads_demo.yaml`` (same task name) on fewer synthetic leads."""
-    raw = yaml.safe_load(DEMO_CONFIG.read_text())
-    raw["source"]["synthetic"]["n_leads"] = n_leads
-    raw["activities"]["synthetic"]["n_leads"] = n_leads
-    path = folder / "leads_demo_small.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
-
-
 def _train(uri: str, config: Path, output_dir: Path) -> dict:
     output_dir.mkdir()
     args = ["train", str(config), "--tracking-uri", uri, "--output-dir", str(output_dir), "--quiet"]
@@ -66,15 +53,14 @@ def _train(uri: str, config: Path, output_dir: Path) -> dict:
 
 
 def test_cli_train_registers_champion_then_challenger(mlflow_server, tmp_path):
-    first = _train(mlflow_server, DEMO_CONFIG, tmp_path / "first")
+    first = _train(mlflow_server, small_demo_config(tmp_path, 4000), tmp_path / "first")
     keys = {"gbm", "logreg", "segments", "split", "model_uri", "registered_model_uri"}
     assert keys <= first.keys()
     assert first["registered_model_uri"] == "models:/leads_demo@champion"
     assert first["gbm"]["roc_auc"] > 0.6
 
-    # Same task name again (on a smaller sample, to keep it quick): a challenger, and the
-    # champion alias still points at the first version.
-    second = _train(mlflow_server, _small_demo_config(tmp_path, 2000), tmp_path / "second")
+    # Same task name again: a challenger, and the champion alias still points at the first.
+    second = _train(mlflow_server, small_demo_config(tmp_path, 2000), tmp_path / "second")
     assert second["registered_model_uri"] == "models:/leads_demo@challenger"
     assert second["registered_version"] != first["registered_version"]
 
