@@ -11,10 +11,12 @@ from scipy.special import expit
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_info
 
 from crm_predict.evaluate.calibration import expected_calibration_error
 from crm_predict.explain.contributions import field_contributions
 from crm_predict.explain.tree_cache import blend_ensemble
+from crm_predict.models import gbm
 from crm_predict.models.calibration import Calibration
 from crm_predict.models.gbm import CalibratedLGBM
 
@@ -175,6 +177,26 @@ def test_contributions_of_a_cross_fitted_blend_add_up_to_its_score():
     np.testing.assert_allclose(c.log_odds.sum(axis=1) + c.base_log_odds, raw, atol=1e-6)
     np.testing.assert_allclose(c.p_base + c.points.sum(axis=1), c.p, atol=1e-9)
     assert c.fields == ["calls", "visits", "source"]
+
+
+def test_blas_runs_on_one_thread_while_fitting_and_as_before_after(monkeypatch):
+    """Idle OpenBLAS threads spin on the cores LightGBM uses: fits keep BLAS to one thread."""
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    judge = gbm.recalibrated_log_loss
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return judge(*args, **kwargs)
+
+    monkeypatch.setattr(gbm, "recalibrated_log_loss", spy)
+    before = blas_threads()
+    CalibratedLGBM(params=FAST, folds=2).fit(*additive(600, 1))
+    assert seen and all(threads == {1} for threads in seen)
+    assert blas_threads() == before
 
 
 def test_bad_settings_and_data_are_clear_errors():
