@@ -42,6 +42,16 @@ def test_every_help_shows_an_example(command):
     assert f"Example: crm-predict {command}" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_flags_show_as_flags_in_every_help(command):
+    args = [command, "--help"] if command else ["--help"]
+    text = runner.invoke(app, args, terminal_width=200).output
+    assert not re.search(r"<bool>|BOOLEAN", text, re.I), text
+    assert re.search(r"--help\s+Show this\b", text), text
+    if command:  # an option that takes a value still says what it is
+        assert re.search(r"<(path|str)>", text), text
+
+
 @pytest.mark.parametrize(
     ("command", "old"),
     [
