@@ -164,7 +164,7 @@ def tune_task(
     output : str or Path, optional
         The overlay (default ``<workdir>/<config stem>.tuned.yaml``).
     workdir : str or Path, optional
-        Folder of the default storage, MLflow store and overlay.
+        Folder of the default storage, MLflow store and overlay (made when missing).
     tracking_uri : str, optional
         MLflow tracking URI (see :func:`crm_predict.tracking.resolve_tracking_uri`).
     track : bool
@@ -188,6 +188,8 @@ def tune_task(
     PosixPath('.../leads_demo.tuned.yaml')
     """
     start = time.perf_counter()
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
     storage = storage or default_storage(workdir)
     with _optuna_quiet(), steps(n_trials + 1, quiet=quiet) as progress:
         progress.step("loading data and building features")
