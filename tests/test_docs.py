@@ -4,11 +4,13 @@ documents exactly the keys of the config schema."""
 from __future__ import annotations
 
 import re
+import textwrap
 import types
 import typing
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
@@ -100,3 +102,15 @@ def test_every_command_has_working_help_named_in_the_readme(command):
     assert "Usage" in result.output and command in result.output
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"crm-predict {command}" in readme, f"README.md does not show crm-predict {command}"
+
+
+def test_the_readme_own_csv_config_is_a_valid_task():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own CSV in three steps", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    config = TaskConfig.model_validate(yaml.safe_load(textwrap.dedent(block)))
+    assert config.name == "my_leads" and config.target.open == ["Open"]
+    commands = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    for command in ("validate", "train", "score", "report"):
+        assert f"crm-predict {command} " in commands
+    assert commands.count("models:/my_leads@champion") == 2

@@ -16,6 +16,14 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 NEEDS_SHARED_DATA = {"02-your-crm-export"}
+# Charts each notebook draws inline: calibration and lift, drivers, segment rates, curves.
+CHARTS = {
+    "01-quickstart": 2,
+    "02-your-crm-export": 1,
+    "03-bayesian-segments": 1,
+    "04-when-will-they-convert": 1,
+    "05-churn-and-cx": 1,
+}
 
 
 def _code(nb) -> list[str]:
@@ -56,3 +64,6 @@ def test_notebook_runs_headless(path):
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == CHARTS.get(path.stem, 0), f"{len(images)} charts drawn inline"

@@ -21,6 +21,7 @@ from crm_predict.cli.common import library_output, setup_output
 from crm_predict.cli.summary import headline
 
 runner = CliRunner()
+DEMO_CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "leads_demo.yaml")
 COMMANDS = sorted(typer.main.get_command(app).commands)
 LIBRARY_LINE = re.compile(
     r"\bmlflow\.[a-z_.]+:|Successfully registered|Created version|CloudPickle|pytensor|arviz|"
@@ -42,6 +43,16 @@ def test_every_help_shows_an_example(command):
     assert f"Example: crm-predict {command}" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_flags_show_as_flags_in_every_help(command):
+    args = [command, "--help"] if command else ["--help"]
+    text = runner.invoke(app, args, terminal_width=200).output
+    assert not re.search(r"<bool>|BOOLEAN", text, re.I), text
+    assert re.search(r"--help\s+Show this\b", text), text
+    if command:  # an option that takes a value still says what it is
+        assert re.search(r"<(path|str)>", text), text
+
+
 @pytest.mark.parametrize(
     ("command", "old"),
     [
@@ -50,12 +61,47 @@ def test_every_help_shows_an_example(command):
         ("export", "--to"),
         ("demo", "--workdir"),
         ("monitor", "--json"),
+        ("tune", "--output-dir"),
     ],
 )
 def test_one_output_name_the_old_one_hidden(command, old):
     text = runner.invoke(app, [command, "--help"], terminal_width=200).output
     assert "--output" in text
     assert not re.search(rf"{old}(?![\w-])", text)
+
+
+@pytest.mark.parametrize(
+    ("args", "folder", "overlay"),
+    [
+        (["--output", "{d}/runs"], "{d}/runs", None),
+        (["-o", "{d}/runs", "--overlay", "{d}/best.yaml"], "{d}/runs", "{d}/best.yaml"),
+        (["--output-dir", "{d}/runs"], "{d}/runs", None),  # the old name, hidden
+        (["--output", "{d}/best.yaml"], ".", "{d}/best.yaml"),  # what --output meant before
+        ([], ".", None),
+    ],
+)
+def test_tune_writes_where_output_says(args, folder, overlay, tmp_path, monkeypatch):
+    import crm_predict.lifecycle.tune as tune_module
+
+    calls = []
+
+    def fake_tune(config, **kwargs):
+        calls.append(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(tune_module, "tune_task", fake_tune)
+    argv = ["tune", DEMO_CONFIG, *(a.format(d=tmp_path) for a in args)]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert calls[0]["workdir"] == Path(folder.format(d=tmp_path))
+    assert calls[0]["output"] == (None if overlay is None else Path(overlay.format(d=tmp_path)))
+
+
+def test_tune_output_and_its_old_name_must_agree(tmp_path):
+    argv = ["tune", DEMO_CONFIG, "-o", "a", "--output-dir", "b"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert "give one" in result.output
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def _run(args: list[str]) -> object:
 
 def test_tune_logs_a_parent_run_and_a_nested_run_per_trial(mlflow_server, tmp_path):
     config = _config(tmp_path, "lifecycle_tune")
-    args = ["tune", str(config), "--trials", "2", "--output-dir", str(tmp_path)]
+    args = ["tune", str(config), "--trials", "2", "--output", str(tmp_path)]
     result = _run([*args, "--tracking-uri", mlflow_server, "--quiet"])
     assert result.exit_code == 0, result.output
     overlay = tmp_path / "lifecycle_tune.tuned.yaml"

@@ -103,6 +103,42 @@ def test_rounding_rules_by_column():
     }
 
 
+def test_reason_values_read_as_people_write_them(scored, bundle):
+    frame = pd.read_csv(scored, dtype=str, keep_default_na=False)
+    text_fields = set(bundle.pipeline[0].categorical)
+    value_columns = [c for c in frame.columns if re.fullmatch(r"reason_\w+_\d+_value", c)]
+    fields = frame[[c.removesuffix("_value") + "_field" for c in value_columns]].to_numpy()
+    values = frame[value_columns].to_numpy()
+    number = pd.to_numeric(pd.Series(values.ravel()), errors="coerce").notna().to_numpy()
+    numeric = (fields != "") & ~np.isin(fields, list(text_fields))
+    shown = values[numeric & number.reshape(values.shape)]  # not dates, not "not recorded"
+    assert len(shown) and (values[fields == ""] == "").all()
+    # Whole numbers as integers ("1190", never "1190.0"); others at most 2 decimals at or
+    # above 1, 3 significant digits below.
+    assert not [v for v in shown if re.fullmatch(r"-?\d+\.0*", v)]
+    assert any(re.fullmatch(r"\d+", v) for v in shown)
+    for v in shown:
+        decimals = v.split(".")[1] if "." in v else ""
+        if abs(float(v)) >= 1:
+            assert len(decimals) <= 2, v
+        elif decimals:
+            assert len(decimals.lstrip("0")) <= 3, v
+    # Text fields keep their value exactly as the model read it (a yes/no flag included).
+    text = values[(fields != "") & ~numeric]
+    assert set(text) & {"True", "False", "referral", "webinar"}
+
+
+def test_a_text_value_that_looks_like_a_number_is_not_reformatted():
+    frame = pd.DataFrame(
+        {
+            "reason_for_1_field": ["employees", "version", "employees", "owner", ""],
+            "reason_for_1_value": ["1190.0", "2.10", "0.12916666666666643", "007", ""],
+        }
+    )
+    got = rounded(frame, text_fields=["version", "owner"])["reason_for_1_value"].tolist()
+    assert got == ["1190", "2.10", "0.129", "007", ""]
+
+
 def test_reason_strengths_are_percentage_points_as_the_text_says(scored, bundle):
     frame = pd.read_csv(scored, keep_default_na=False, na_values=[""])
     assert not [c for c in frame.columns if c.endswith("_contribution")]

@@ -61,6 +61,9 @@ def test_timing_model_round_trips_through_the_registry(result, store):
     assert served["lead_id"].tolist() == rows["lead_id"].tolist()
     uri = companion_uri(out["registered_model_uri"], "timing", out["tracking_uri"])
     assert uri == "models:/leads_test-timing@champion"
+    described = MlflowClient(out["tracking_uri"]).get_registered_model("leads_test-timing")
+    assert "Predicts when a lead converts: `p_convert_30d`" in described.description
+    assert f"C-index {result.timing.metrics['c_index']:.3f}" in described.description
     again = log_training(result, workdir=store)
     assert again["timing_registered_model_uri"] == "models:/leads_test-timing@challenger"
 

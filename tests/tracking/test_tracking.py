@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from crm_predict.tracking import load_model, log_training, resolve_tracking_uri
+from crm_predict.tracking import load_model, log_training, record_retrain, resolve_tracking_uri
 from crm_predict.training.train import train_task
 from tests.helpers import synthetic_task
 
@@ -62,6 +64,32 @@ def test_second_registration_is_a_challenger_and_keeps_the_champion(result, stor
     champion = client.get_model_version_by_alias("leads_test", "champion")
     assert str(champion.version) == first["registered_version"]
     assert second["registered_version"] != first["registered_version"]
+
+
+def test_runs_have_readable_names_and_models_say_what_they_predict(result, store):
+    first = log_training(result, workdir=store)
+    client = MlflowClient(first["tracking_uri"])
+    champion = result.champion
+    name = client.get_run(first["run_id"]).info.run_name
+    assert re.fullmatch(rf"train leads_test {champion} \d{{4}}-\d\d-\d\d \d\d:\d\d", name)
+    model = client.get_registered_model("leads_test")
+    assert model.description.startswith("Champion: version 1.")
+    auc = result.models[champion].metrics["roc_auc"]
+    for text in (model.description, client.get_model_version("leads_test", "1").description):
+        assert "Predicts `p_convert`: the probability that a lead converts" in text
+        assert "`status` becomes won rather than lost" in text
+        assert "Task `leads_test`" in text and f"from run *{name}*" in text
+        assert f"ROC AUC {auc:.3f}" in text
+        assert f"Trained on {len(result.data.frame):,} leads" in text
+    # A challenger leaves the registered model describing its champion; promoted, it is.
+    second = record_retrain(result, {"decision": "promote"}, {}, promote=False, workdir=store)
+    assert client.get_run(second["run_id"]).info.run_name.startswith("retrain leads_test ")
+    assert client.get_registered_model("leads_test").description.startswith("Champion: version 1.")
+    assert "retrain leads_test" in client.get_model_version("leads_test", "2").description
+    third = record_retrain(result, {"decision": "promote"}, {}, promote=True, workdir=store)
+    described = client.get_registered_model("leads_test").description
+    assert described.startswith("Champion: version 3.")
+    assert client.get_run(third["run_id"]).info.run_name in described
 
 
 def test_served_model_takes_as_of_as_a_param_and_scores_unseen_levels(result, store):

@@ -17,8 +17,10 @@ from rich.table import Table
 from crm_predict.cli.common import (
     AsOf,
     Chunksize,
+    Command,
     DateFormat,
     Encoding,
+    Group,
     Quiet,
     Sep,
     Strict,
@@ -38,6 +40,7 @@ from crm_predict.cli.summary import headline, metrics_table, segment_table, timi
 from crm_predict.exceptions import CRMPredictError
 
 app = typer.Typer(
+    cls=Group,
     help="Turn CRM records into predictions people act on.",
     no_args_is_help=True,
     add_completion=False,
@@ -51,7 +54,7 @@ def _options(verbose: Verbose = False, version: Version = False) -> None:
     setup_output(verbose)
 
 
-@app.command(epilog="Example: crm-predict validate configs/leads_demo.yaml")
+@app.command(cls=Command, epilog="Example: crm-predict validate configs/leads_demo.yaml")
 @friendly
 def validate(
     config: Annotated[Path, typer.Argument(help="Task YAML, e.g. configs/leads_demo.yaml.")],
@@ -94,8 +97,9 @@ def validate(
 
 
 @app.command(
+    cls=Command,
     epilog="Example: crm-predict train configs/leads_demo.yaml --output runs/leads "
-    "--tracking-uri sqlite:////srv/crm/mlflow.db"
+    "--tracking-uri sqlite:////srv/crm/mlflow.db",
 )
 @friendly
 def train(
@@ -175,8 +179,9 @@ def train(
 
 
 @app.command(
+    cls=Command,
     epilog="Example: crm-predict score --model models:/leads_demo@champion "
-    "--tracking-uri sqlite:////srv/crm/mlflow.db --input open_leads.csv --output scored.xlsx"
+    "--tracking-uri sqlite:////srv/crm/mlflow.db --input open_leads.csv --output scored.xlsx",
 )
 @friendly
 def score(
@@ -277,8 +282,9 @@ def score(
 
 
 @app.command(
+    cls=Command,
     epilog="Example: crm-predict export --model models:/leads_demo@champion "
-    "--output models/leads_demo"
+    "--output models/leads_demo",
 )
 @friendly
 def export(
@@ -301,8 +307,9 @@ def export(
 
 
 @app.command(
+    cls=Command,
     epilog="Example: crm-predict report --model models:/leads_demo@champion "
-    "--input open_leads.csv --output report.html"
+    "--input open_leads.csv --output report.html",
 )
 @friendly
 def report(
@@ -352,7 +359,7 @@ def report(
     console.print(f"report written to {path}")
 
 
-@app.command(epilog="Example: crm-predict demo --output demo_output --n-leads 5000")
+@app.command(cls=Command, epilog="Example: crm-predict demo --output demo_output --n-leads 5000")
 @friendly
 def demo(
     output: Annotated[
@@ -379,14 +386,18 @@ def demo(
 
 
 # Registered after demo so that --help lists the commands in the order a user meets them.
-app.command(epilog="Example: crm-predict tune configs/leads_demo.yaml --trials 30")(tune)
+app.command(cls=Command, epilog="Example: crm-predict tune configs/leads_demo.yaml --trials 30")(
+    tune
+)
 app.command(
+    cls=Command,
     epilog="Example: crm-predict monitor --model models:/leads_demo@champion "
-    "--input open_leads.csv --fail-above 0.25 --output drift.json"
+    "--input open_leads.csv --fail-above 0.25 --output drift.json",
 )(monitor)
 app.command(
+    cls=Command,
     epilog="Example: crm-predict retrain configs/leads_demo.yaml "
-    "--tracking-uri sqlite:////srv/crm/mlflow.db --dry-run"
+    "--tracking-uri sqlite:////srv/crm/mlflow.db --dry-run",
 )(retrain)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from crm_predict.exceptions import CRMPredictError, InputWarning
 
@@ -91,6 +92,31 @@ Version = Annotated[
     typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
 ]
 """The ``--version`` option."""
+
+
+class _PlainFlags:
+    """``--help`` shows a flag as a flag: no value type after ``--quiet`` or ``--help``.
+
+    Typer 0.29 prints ``<bool>`` in the type column of every flag, as if ``--quiet`` took a
+    value; a flag's ``metavar`` is what that column shows, so an empty one leaves it blank
+    (earlier Typer releases left flags blank themselves).
+    """
+
+    def get_params(self, ctx: typer.Context) -> list:
+        """The command's parameters, ``--help`` included, each flag with an empty metavar."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_PlainFlags, TyperCommand):
+    """A ``crm-predict`` command (``app.command(cls=Command)``): flags show as flags."""
+
+
+class Group(_PlainFlags, TyperGroup):
+    """The ``crm-predict`` app (``typer.Typer(cls=Group)``): flags show as flags."""
 
 
 def alias(value: Path | None, old: Path | None, default: Path | None = None) -> Path | None:

@@ -31,6 +31,7 @@ from crm_predict.cli.common import (
     friendly,
     read_options,
 )
+from crm_predict.exceptions import CRMPredictError
 
 
 @friendly
@@ -44,7 +45,7 @@ def tune(
         str | None,
         typer.Option(
             help="Study storage URL, e.g. postgresql://user@host/optuna to share a study "
-            "between machines (default: sqlite file optuna.db in --output-dir)."
+            "between machines (default: sqlite file optuna.db in --output)."
         ),
     ] = None,
     study: Annotated[str | None, typer.Option(help="Study name (default: <task>-gbm).")] = None,
@@ -53,18 +54,33 @@ def tune(
     ] = 0,
     output: Annotated[
         Path | None,
-        typer.Option(help="Overlay YAML with the best parameters (default: <config>.tuned.yaml)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder of the default study, MLflow store and overlay (default: .); a path "
+            "ending in .yaml is the overlay itself.",
+        ),
     ] = None,
-    output_dir: Annotated[
-        Path, typer.Option(help="Folder of the default study, MLflow store and overlay.")
-    ] = Path("."),
+    overlay: Annotated[
+        Path | None,
+        typer.Option(
+            help="Overlay YAML with the best parameters (default: <output>/<config>.tuned.yaml)."
+        ),
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(hidden=True)] = None,
     tracking_uri: TrackingUri = None,
     quiet: Quiet = False,
 ) -> None:
     """Tune the LightGBM model with Optuna (resumable, shareable study); write the best overlay."""
     from crm_predict.config import load_config
+    from crm_predict.data.files import writable_folder
     from crm_predict.lifecycle.tune import tune_task
 
+    if output is not None and output.suffix.lower() in (".yaml", ".yml"):
+        # Before --output named the folder, it named the overlay: such a call still works.
+        if overlay is not None and overlay != output:
+            raise CRMPredictError(f"--output {output} and --overlay {overlay}: give one overlay")
+        output, overlay = None, output
     cfg = load_config(config)
     result = tune_task(
         cfg,
@@ -73,8 +89,8 @@ def tune(
         storage=storage,
         study_name=study,
         config_path=config,
-        output=output,
-        workdir=output_dir,
+        output=overlay,
+        workdir=writable_folder(alias(output, output_dir, Path("."))),
         tracking_uri=tracking_uri,
         worker=worker,
         quiet=quiet,

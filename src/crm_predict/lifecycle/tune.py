@@ -165,7 +165,7 @@ def tune_task(
     output : str or Path, optional
         The overlay (default ``<workdir>/<config stem>.tuned.yaml``).
     workdir : str or Path, optional
-        Folder of the default storage, MLflow store and overlay.
+        Folder of the default storage, MLflow store and overlay (made when missing).
     tracking_uri : str, optional
         MLflow tracking URI (see :func:`crm_predict.tracking.resolve_tracking_uri`).
     track : bool
@@ -189,6 +189,8 @@ def tune_task(
     PosixPath('.../leads_demo.tuned.yaml')
     """
     start = time.perf_counter()
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
     storage = storage or default_storage(workdir)
     # BLAS on one thread, as in training: the boosters use the cores.
     with (

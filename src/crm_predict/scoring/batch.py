@@ -11,7 +11,7 @@ and ``as_of`` give byte-identical output.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,6 +225,7 @@ def score_leads(
             escape_formulas,
             excel_bom,
             block=chunksize,
+            text_fields=scorer.text_fields,
         )
         if sql_table:
             upsert_scores(output, out_format, sql_url, sql_table, config.id_column)
@@ -321,14 +322,16 @@ def _rank_and_write(
     escape: bool = True,
     bom: bool = True,
     block: int = 50_000,
+    text_fields: Collection[str] = (),
 ) -> int:
     """Rank every lead by ``by`` and write the output in rank order (rank 1 first).
 
     ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
     (:func:`crm_predict.churn.retention.rank_column`); ties keep input order, missing
-    values rank last. CSV and Excel are rounded for people (:mod:`crm_predict.scoring.layout`)
-    and cells that would run as formulas are neutralised when ``escape`` is set; a CSV
-    starts with a UTF-8 byte order mark when ``bom`` is set. Memory holds ``block`` rows.
+    values rank last. CSV and Excel are rounded for people (:mod:`crm_predict.scoring.layout`;
+    the reason values of ``text_fields`` are left as written) and cells that would run as
+    formulas are neutralised when ``escape`` is set; a CSV starts with a UTF-8 byte order
+    mark when ``bom`` is set. Memory holds ``block`` rows.
     """
     rank = _ranks(spill, by)
     n = len(rank)
@@ -346,7 +349,7 @@ def _rank_and_write(
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table.cast(writer.schema))
                 continue
-            part = rounded(part)
+            part = rounded(part, text_fields)
             part = neutralise_formulas(part) if escape else part
             if out_format == "excel":
                 if writer is None:

@@ -9,7 +9,11 @@ columns in the same units; only the files people open are rounded:
 * a reason's strength: ``reason_<kind>_<k>_points``, in percentage points as the report and
   the reason text speak ("+4.2 pts"), 1 decimal in CSV and Excel. The models themselves
   (``ModelBundle.score_rows``, the MLflow pyfunc) keep ``…_contribution`` in probability
-  units, so a served model's output does not change.
+  units, so a served model's output does not change;
+* a reason's value (``reason_<kind>_<k>_value``, text): in CSV and Excel a number field's
+  whole numbers read as integers (``1190``, not ``1190.0``), other numbers with 2 decimals,
+  or 3 significant digits below 1 (``0.129``); a text field's value is never touched, so a
+  level such as ``2.10`` or ``007`` stays as the CRM wrote it.
 
 Parquet keeps full precision: the report reads it, and its waterfalls add up exactly.
 """
@@ -17,11 +21,13 @@ Parquet keeps full precision: the report reads it, and its waterfalls add up exa
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
 
 _CONTRIBUTION = re.compile(r"^(reason_(?:for|against)_\d+)_contribution$")
+_VALUE = re.compile(r"^(reason_(?:for|against)_\d+)_value$")
 PROBABILITY_DIGITS, DAYS_DIGITS, POINTS_DIGITS = 3, 1, 1
 
 
@@ -87,13 +93,18 @@ def in_points(scored: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns=renames)
 
 
-def rounded(scored: pd.DataFrame) -> pd.DataFrame:
+def rounded(scored: pd.DataFrame, text_fields: Collection[str] = ()) -> pd.DataFrame:
     """Round the number columns for people: probabilities 3 decimals, days and points 1.
+
+    A reason's value is a number written as text; when its field is not a text field it
+    is written as :func:`number_text` does (``1190.0`` → ``1190``).
 
     Parameters
     ----------
     scored : DataFrame
         Score-file rows (after :func:`in_points`).
+    text_fields : collection of str
+        Fields the model reads as text (categorical): their values are left as they are.
 
     Returns
     -------
@@ -105,9 +116,17 @@ def rounded(scored: pd.DataFrame) -> pd.DataFrame:
     >>> rounded(pd.DataFrame({"p_convert": [0.6093716], "expected_days": [41.26]}))
        p_convert  expected_days
     0      0.609           41.3
+    >>> frame = pd.DataFrame({"reason_for_1_field": ["employees", "version"],
+    ...                       "reason_for_1_value": ["1190.0", "2.10"]})
+    >>> rounded(frame, text_fields=["version"])["reason_for_1_value"].tolist()
+    ['1190', '2.10']
     """
     out = scored.copy()
     for col in scored.columns:
+        value = _VALUE.match(col)
+        if value:
+            out[col] = _plain_values(scored, col, f"{value.group(1)}_field", text_fields)
+            continue
         if not pd.api.types.is_float_dtype(scored[col]):
             continue
         digits = (
@@ -122,6 +141,54 @@ def rounded(scored: pd.DataFrame) -> pd.DataFrame:
         if digits is not None:
             out[col] = _round(scored[col].to_numpy(dtype=float), digits)
     return out
+
+
+def number_text(values: np.ndarray) -> np.ndarray:
+    """Numbers as people read them: whole numbers as integers, others with 2 decimals, or
+    3 significant digits below 1; trailing zeros dropped.
+
+    Parameters
+    ----------
+    values : ndarray of float
+        Finite numbers.
+
+    Returns
+    -------
+    ndarray of str
+
+    Examples
+    --------
+    >>> number_text(np.array([1190.0, 12.3456, 0.12916666, -0.0012345, 2.999, -0.0])).tolist()
+    ['1190', '12.35', '0.129', '-0.00123', '3', '0']
+    """
+    values = np.asarray(values, dtype=float) + 0.0  # -0.0 → 0.0
+    out = np.empty(len(values), dtype=object)
+    size = np.abs(values)
+    whole = values == np.round(values)
+    with np.errstate(divide="ignore"):
+        decimals = np.maximum(2, 2 - np.floor(np.log10(size, where=~whole, out=np.ones_like(size))))
+    decimals[whole] = 0
+    for d in np.unique(decimals).astype(int):
+        at = decimals == d
+        text = np.strings.mod(f"%.{d}f", values[at])
+        if d:
+            text = np.strings.rstrip(np.strings.rstrip(text, "0"), ".")
+        out[at] = text
+    return out
+
+
+def _plain_values(
+    scored: pd.DataFrame, column: str, field: str, text_fields: Collection[str]
+) -> pd.Series:
+    """A reason-value column with the numbers of number fields as :func:`number_text`."""
+    values = scored[column]
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    number = np.isfinite(numbers)
+    if field in scored.columns:
+        number &= ~scored[field].isin(list(text_fields)).to_numpy()
+    out = values.astype(object).to_numpy(copy=True)
+    out[number] = number_text(numbers[number])
+    return pd.Series(out, index=values.index, name=column)
 
 
 def _round(values: np.ndarray, digits: int) -> np.ndarray:

@@ -105,6 +105,11 @@ class Scorer:
         return self.models.config
 
     @property
+    def text_fields(self) -> list[str]:
+        """Fields the main model reads as text (categorical), whose values are never numbers."""
+        return list(self.models.main.pipeline[0].categorical or [])
+
+    @property
     def provided(self) -> list[str]:
         """Columns the joined tables bring, which the lead list itself need not have."""
         return [c for t in self.tables.values() for c in t.columns]

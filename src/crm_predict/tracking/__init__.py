@@ -6,13 +6,15 @@ the tracking URI is resolved when a function is called (option, then
 
 Modules: :mod:`.store` (the tracking URI and a task's experiment), :mod:`.pyfunc` (the
 model wrapper; loading one model, or a task's models with their companions),
-:mod:`.registry` (aliases, companion models, export), :mod:`.runs` (training runs) and
+:mod:`.registry` (aliases, descriptions, companion models, export), :mod:`.runs` (training
+runs), :mod:`.describe` (run names and model descriptions people read in the MLflow UI) and
 :mod:`.lifecycle` (tuning studies and retraining decisions). Everything public is
 importable from here.
 """
 
 from __future__ import annotations
 
+from crm_predict.tracking.describe import model_description, run_name
 from crm_predict.tracking.lifecycle import (
     PREVIOUS_CHAMPION,
     TuningLog,
@@ -31,6 +33,8 @@ from crm_predict.tracking.registry import (
     CHALLENGER,
     CHAMPION,
     companion_uri,
+    describe_champion,
+    describe_version,
     export_model,
     load_bundle_label,
 )
@@ -46,14 +50,18 @@ __all__ = [
     "champion_version",
     "companion_uri",
     "data_fingerprint",
+    "describe_champion",
+    "describe_version",
     "export_model",
     "load_bundle",
     "load_bundle_label",
     "load_model",
     "load_task_models",
     "log_training",
+    "model_description",
     "record_retrain",
     "resolve_tracking_uri",
+    "run_name",
     "tracking_to",
     "tuning_run",
     "unwrap_bundle",

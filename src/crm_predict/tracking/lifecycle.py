@@ -14,7 +14,7 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from crm_predict.tracking.registry import CHALLENGER, CHAMPION
+from crm_predict.tracking.registry import CHALLENGER, CHAMPION, describe_champion
 from crm_predict.tracking.runs import log_training
 from crm_predict.tracking.store import ensure_experiment, resolve_tracking_uri
 from crm_predict.training.train import TrainResult
@@ -232,13 +232,16 @@ def record_retrain(
     uri = resolve_tracking_uri(tracking_uri, workdir)
     name = result.config.name
     old = champion_version(name, uri)
-    out = log_training(result, tracking_uri=tracking_uri, register=True, workdir=workdir)
+    out = log_training(
+        result, tracking_uri=tracking_uri, register=True, workdir=workdir, verb="retrain"
+    )
     version = out["registered_version"]
     client = MlflowClient(uri)
     run_id = out["run_id"]
     if promote and old is not None and old != version:
         client.set_registered_model_alias(name, PREVIOUS_CHAMPION, old)
         client.set_registered_model_alias(name, CHAMPION, version)
+        describe_champion(client, name, version)
         with contextlib.suppress(mlflow.exceptions.MlflowException):
             client.delete_registered_model_alias(name, CHALLENGER)
     current = champion_version(name, uri) or ""

@@ -50,6 +50,46 @@ def assign_alias(client: MlflowClient, name: str, version: str) -> str:
     return alias
 
 
+def describe_version(
+    client: MlflowClient, name: str, version: str, text: str, champion: bool
+) -> None:
+    """Give a registered version its description; the registered model its champion's.
+
+    Parameters
+    ----------
+    client : mlflow.tracking.MlflowClient
+        A client of the registry.
+    name : str
+        The registered model.
+    version : str
+        The version.
+    text : str
+        What the version predicts and how well (Markdown,
+        :func:`crm_predict.tracking.describe.model_description`).
+    champion : bool
+        The version holds the ``champion`` alias: the registered model's description
+        becomes this version's.
+
+    Examples
+    --------
+    >>> describe_version(client, "leads_demo", "1", "Predicts …", champion=True)  # doctest: +SKIP
+    """
+    client.update_model_version(name, version, description=text)
+    if champion:
+        describe_champion(client, name, version)
+
+
+def describe_champion(client: MlflowClient, name: str, version: str) -> None:
+    """The registered model's description: ``Champion: version N.`` and that version's own.
+
+    Examples
+    --------
+    >>> describe_champion(client, "leads_demo", "3")  # doctest: +SKIP
+    """
+    text = client.get_model_version(name, version).description or ""
+    client.update_registered_model(name, description=f"Champion: version {version}.\n\n{text}")
+
+
 def companion_uri(model_uri: str, suffix: str, tracking_uri: str | None = None) -> str | None:
     """The registered model trained beside ``model_uri`` for the same task, if any.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
 from crm_predict.evaluate.plots import plot_calibration, plot_lift
+from crm_predict.tracking.describe import model_description, run_name
 from crm_predict.tracking.pyfunc import CRMModel, signature_for
-from crm_predict.tracking.registry import assign_alias
+from crm_predict.tracking.registry import CHAMPION, assign_alias, describe_version
 from crm_predict.tracking.store import ensure_experiment, resolve_tracking_uri, tracking_to
 from crm_predict.training.train import TrainResult
 
@@ -68,6 +70,7 @@ def log_training(
     tracking_uri: str | None = None,
     register: bool = True,
     workdir: str | Path | None = None,
+    verb: str = "train",
 ) -> dict[str, str]:
     """Log a training run to MLflow and register its main model.
 
@@ -79,6 +82,11 @@ def log_training(
     ``challenger``. The other models (not the logistic baseline) are registered as
     ``<task>-<model>`` (``<task>-bayes``, ``<task>-gbm``) with the same rule.
 
+    The run is named ``<verb> <task> <champion> <YYYY-MM-DD HH:MM>`` (its local start time);
+    every registered version is described (what it predicts, the task and its outcome, its
+    holdout metrics, the training window), and a registered model whose new version is its
+    champion gets that description too.
+
     Parameters
     ----------
     result : TrainResult
@@ -89,6 +97,8 @@ def log_training(
         Register the models in the registry.
     workdir : str or Path, optional
         Where the default SQLite store and artifacts live.
+    verb : str
+        What the run did, first word of its name (``retrain`` for a challenger).
 
     Returns
     -------
@@ -99,7 +109,7 @@ def log_training(
     """
     uri = resolve_tracking_uri(tracking_uri, workdir)
     with tracking_to(uri):
-        return _log_training(result, uri, tracking_uri, register, workdir)
+        return _log_training(result, uri, tracking_uri, register, workdir, verb)
 
 
 def _log_training(
@@ -108,6 +118,7 @@ def _log_training(
     tracking_uri: str | None,
     register: bool,
     workdir: str | Path | None,
+    verb: str,
 ) -> dict[str, str]:
     client = MlflowClient(uri)
     artifact_root = None
@@ -116,7 +127,8 @@ def _log_training(
     config = result.config
     experiment_id = ensure_experiment(client, config.name, artifact_root)
     out: dict[str, str] = {"tracking_uri": uri}
-    with mlflow.start_run(experiment_id=experiment_id) as run:
+    label = run_name(verb, config.name, result.champion, datetime.now())
+    with mlflow.start_run(experiment_id=experiment_id, run_name=label) as run:
         out["run_id"] = run.info.run_id
         mlflow.set_tags({"task": config.name, "split": result.split.method})
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
@@ -160,23 +172,28 @@ def _log_training(
                 reg = f"{config.name}-{name}" if prefix else config.name
                 version = info["version"]
                 alias = assign_alias(client, reg, version)
+                text = model_description(result, name, label)
+                describe_version(client, reg, version, text, alias == CHAMPION)
                 out[f"{prefix}registered_model_uri"] = f"models:/{reg}@{alias}"
                 out[f"{prefix}registered_version"] = version
                 mlflow.set_tag(f"{name}_registered", f"{reg} v{version} ({alias})")
                 if name == "bayes" and not prefix:
                     # The champion is Bayesian: it is also the task's interval companion.
-                    out.update(_register_companion(client, info["model_uri"], config.name))
+                    out.update(_register_companion(client, info["model_uri"], config.name, text))
         if result.timing is not None:
-            out.update(_log_timing(client, result, example, register))
+            out.update(_log_timing(client, result, example, register, label))
     result.tracking = {k: v for k, v in out.items() if k != "tracking_uri"}
     return out
 
 
-def _register_companion(client: MlflowClient, model_uri: str, task: str) -> dict[str, str]:
+def _register_companion(
+    client: MlflowClient, model_uri: str, task: str, text: str
+) -> dict[str, str]:
     """Register a logged Bayesian champion under ``<task>-bayes`` too (no second upload)."""
     reg = f"{task}-bayes"
     version = str(mlflow.register_model(model_uri, reg).version)
     alias = assign_alias(client, reg, version)
+    describe_version(client, reg, version, text, alias == CHAMPION)
     return {
         "bayes_registered_model_uri": f"models:/{reg}@{alias}",
         "bayes_registered_version": version,
@@ -189,7 +206,7 @@ def _input_example(result: TrainResult) -> pd.DataFrame:
 
 
 def _log_timing(
-    client: MlflowClient, result: TrainResult, example: pd.DataFrame, register: bool
+    client: MlflowClient, result: TrainResult, example: pd.DataFrame, register: bool, run: str
 ) -> dict[str, str]:
     """Log the time-to-event model: metrics (``timing_*``; baselines as
     ``timing_kaplan_meier_*`` and ``timing_coxph_*``), its comparison table and card, and
@@ -212,6 +229,8 @@ def _log_timing(
     if register:
         reg, version = f"{result.config.name}-timing", info["version"]
         alias = assign_alias(client, reg, version)
+        text = model_description(result, "timing", run)
+        describe_version(client, reg, version, text, alias == CHAMPION)
         out["timing_registered_model_uri"] = f"models:/{reg}@{alias}"
         out["timing_registered_version"] = version
         mlflow.set_tag("timing_registered", f"{reg} v{version} ({alias})")
