@@ -8,9 +8,10 @@ binomial cells (see :mod:`crm_predict.models.bayes.encoding`) into
 a PyMC model: an intercept, one ``ZeroSumNormal`` varying intercept per grouping field
 (centred where the data pin the levels, non-centred otherwise), slopes on the numeric
 features and a hand-written binomial log-likelihood. :func:`sample` runs NUTS on it with
-nutpie or PyMC; it is the only function that samples, and unit tests replace it through
-``crm_predict.models.bayes.model._sample``. :func:`trim_posterior` keeps the variables that
-:func:`posterior_names` lists.
+PyMC, or with nutpie on the same density written by hand
+(:func:`~crm_predict.models.bayes.density.make_density`); it is the only function that
+samples, and unit tests replace it through ``crm_predict.models.bayes.model._sample``.
+:func:`trim_posterior` keeps the variables that :func:`posterior_names` lists.
 
 Examples
 --------
@@ -31,7 +32,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -40,6 +41,9 @@ import pytensor.tensor as pt
 from threadpoolctl import threadpool_limits
 
 from crm_predict.models.bayes.encoding import level_spread_ratio
+
+if TYPE_CHECKING:
+    from crm_predict.models.bayes.density import CellDensity
 
 DEFAULT_PRIORS: dict[str, dict[str, float]] = {
     "intercept": {"mu": 0.0, "sigma": 1.5},
@@ -195,7 +199,7 @@ def trim_posterior(idata: az.InferenceData, encoding: Mapping[str, Any]) -> az.I
 
 
 def sample(
-    model: pm.Model,
+    model: pm.Model | CellDensity,
     *,
     sampler: str,
     draws: int,
@@ -207,8 +211,10 @@ def sample(
 ) -> az.InferenceData:
     """Run NUTS on ``model``; the only place that samples.
 
-    :class:`~crm_predict.models.bayes.model.BayesianConversionModel` calls it through the module
-    global ``crm_predict.models.bayes.model._sample``, which unit tests replace with a fake.
+    nutpie samples the hand-written density (a :class:`~.density.CellDensity`), PyMC's
+    sampler the PyMC graph (a ``pm.Model``); both are the same posterior.
+    :class:`~crm_predict.models.bayes.model.BayesianConversionModel` calls this through the
+    module global ``crm_predict.models.bayes.model._sample``, which unit tests replace.
 
     BLAS is limited to one thread: the chains already use the cores, and a multi-threaded
     ``dot`` that two chains call at once may split its sums differently from run to run,
@@ -216,7 +222,7 @@ def sample(
     """
     cores = min(chains, os.cpu_count() or 1)
     with threadpool_limits(limits=1), warnings.catch_warnings():
-        # Both samplers run the model compiled by numba, which reaches BLAS through SciPy.
+        # PyMC's sampler runs the model compiled by numba, which reaches BLAS through SciPy.
         # Only PyTensor's C backend, unused here, links a BLAS of its own; a graph rewrite
         # still asks for one and PyTensor warns that it found none. Scoped to this call:
         # importing crm_predict changes no PyTensor setting (house rule 7).
@@ -224,9 +230,8 @@ def sample(
         if sampler == "nutpie":
             import nutpie
 
-            names = [v.name for v in model.free_RVs + model.deterministics]
             return nutpie.sample(
-                nutpie.compile_pymc_model(model, var_names=names),
+                model.nutpie_model(),
                 draws=draws,
                 tune=tune,
                 chains=chains,
