@@ -13,8 +13,9 @@ and the posterior is summarised by :mod:`.bayes_outputs`; this module is the est
 
 Speed: rows with identical covariates are collapsed into binomial cells (exact), the
 binomial log-likelihood is written directly, group effects are centred ``ZeroSumNormal``
-where levels are data-rich, a field of three levels or fewer has a fixed spread instead of
-a learned one (no funnel), and nutpie samples with a low-rank-modified mass matrix.
+where levels are data-rich, a field of four levels or fewer has a fixed spread instead of
+a learned one (no funnel), and nutpie samples a hand-written, compiled-once log-density
+(:mod:`.density`) with a low-rank-modified mass matrix.
 ``benchmarks/bayes.py`` measures each of these choices.
 """
 
