@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytensor
 import pytest
+from scipy.special import expit
 
 from crm_predict.models.bayes.density import (
     CENTRED,
@@ -18,6 +19,7 @@ from crm_predict.models.bayes.density import (
     NESTED,
     NO_EFFECT,
     NON_CENTRED,
+    _softplus_sigmoid,
     make_density,
 )
 from crm_predict.models.bayes.model import BayesianConversionModel
@@ -113,3 +115,15 @@ def test_initial_point_is_seeded(both):
     _, density, _ = both
     np.testing.assert_array_equal(density.initial_point(3), density.initial_point(3))
     assert not np.array_equal(density.initial_point(3), density.initial_point(4))
+
+
+def test_softplus_and_sigmoid_are_exact_over_the_whole_range():
+    eta = np.concatenate([np.linspace(-60.0, 60.0, 20_001), [0.0, -1e-12, 1e-12, 699.0, -699.0]])
+    softplus, prob = np.empty_like(eta), np.empty_like(eta)
+    _softplus_sigmoid(eta, softplus, prob)
+    np.testing.assert_allclose(softplus, np.logaddexp(0.0, eta), rtol=2e-15, atol=0)
+    np.testing.assert_allclose(prob, expit(eta), rtol=2e-15, atol=0)
+    far = np.array([-800.0, 800.0])
+    _softplus_sigmoid(far, softplus[:2], prob[:2])
+    np.testing.assert_allclose(softplus[:2], [0.0, 800.0], atol=1e-300)
+    np.testing.assert_allclose(prob[:2], [0.0, 1.0], atol=1e-300)
