@@ -100,7 +100,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         not 500: with 500 the rank-normalised R-hat of some variable exceeded 1.01 in most
         benchmark runs from estimator noise alone (see ``benchmarks/bayes.py``).
     sampler : {"nutpie", "pymc"}
-        NUTS implementation: nutpie (compiled with numba, fastest) or PyMC's own.
+        NUTS implementation: nutpie on the hand-written log-density (:mod:`.density`,
+        fastest) or PyMC's own on the PyMC graph; the same posterior.
     random_state : int
         Seed: the same data and seed give the same posterior.
     progressbar : bool
