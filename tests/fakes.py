@@ -5,6 +5,8 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
+from crm_predict.models.bayes.density import CellDensity
+
 # Centre of each fake posterior variable; every draw is centre + N(0, SPREAD).
 CENTRES = {"intercept": -1.0, "slope": 0.5, "sigma_": 0.4}
 SPREAD = 0.1
@@ -18,11 +20,14 @@ def fake_sample(model, *, draws, chains, divergences=0, **_) -> az.InferenceData
     """
     rng = np.random.default_rng(0)
     posterior = {}
-    for var in [*model.free_RVs, *model.deterministics]:
-        name = var.name
+    if isinstance(model, CellDensity):  # what nutpie samples
+        all_dims = model.dims
+    else:  # the PyMC model
+        names = [var.name for var in [*model.free_RVs, *model.deterministics]]
+        all_dims = {name: model.named_vars_to_dims.get(name, ()) for name in names}
+    for name, dims in all_dims.items():
         if name.startswith("z_"):
             continue
-        dims = model.named_vars_to_dims.get(name, ())
         shape = tuple(len(model.coords[d]) for d in dims)
         values = rng.normal(0.0, SPREAD, (chains, draws, *shape))
         if name.startswith("b_"):  # level effects: a known ladder, summing to zero
@@ -35,5 +40,5 @@ def fake_sample(model, *, draws, chains, divergences=0, **_) -> az.InferenceData
         posterior=posterior,
         sample_stats={"diverging": diverging},
         coords=dict(model.coords),
-        dims={k: list(v) for k, v in model.named_vars_to_dims.items() if k in posterior},
+        dims={k: list(v) for k, v in all_dims.items() if k in posterior and v},
     )

@@ -1,5 +1,6 @@
 """The hierarchical Bayesian conversion model (PyMC): encoding, sampling, outputs, persistence."""
 
+from crm_predict.models.bayes.density import CellDensity, make_density
 from crm_predict.models.bayes.encoding import (
     collapse_cells,
     encode_rows,
@@ -47,6 +48,7 @@ __all__ = [
     "SAMPLERS",
     "BayesConvergenceWarning",
     "BayesianConversionModel",
+    "CellDensity",
     "PosteriorDraws",
     "centred_fields",
     "check_settings",
@@ -59,6 +61,7 @@ __all__ = [
     "learn_encoding",
     "learn_target",
     "level_spread_ratio",
+    "make_density",
     "make_model",
     "merge_priors",
     "numeric_rows",

@@ -13,8 +13,9 @@ and the posterior is summarised by :mod:`.bayes_outputs`; this module is the est
 
 Speed: rows with identical covariates are collapsed into binomial cells (exact), the
 binomial log-likelihood is written directly, group effects are centred ``ZeroSumNormal``
-where levels are data-rich, a field of three levels or fewer has a fixed spread instead of
-a learned one (no funnel), and nutpie samples with a low-rank-modified mass matrix.
+where levels are data-rich, a field of four levels or fewer has a fixed spread instead of
+a learned one (no funnel), and nutpie samples a hand-written, compiled-once log-density
+(:mod:`.density`) with a low-rank-modified mass matrix.
 ``benchmarks/bayes.py`` measures each of these choices.
 """
 
@@ -32,6 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from crm_predict.features._base import check_frame
+from crm_predict.models.bayes.density import make_density
 from crm_predict.models.bayes.encoding import (
     ENCODING,
     bin_numerics,
@@ -98,7 +100,8 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         not 500: with 500 the rank-normalised R-hat of some variable exceeded 1.01 in most
         benchmark runs from estimator noise alone (see ``benchmarks/bayes.py``).
     sampler : {"nutpie", "pymc"}
-        NUTS implementation: nutpie (compiled with numba, fastest) or PyMC's own.
+        NUTS implementation: nutpie on the hand-written log-density (:mod:`.density`,
+        fastest) or PyMC's own on the PyMC graph; the same posterior.
     random_state : int
         Seed: the same data and seed give the same posterior.
     progressbar : bool
@@ -198,18 +201,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         >>> sorted(model.named_vars)  # sources barely differ: sampled non-centred (z_source)
         ['b_source', 'intercept', 'loglik', 'sigma_source', 'z_source']
         """
-        priors = merge_priors(self.priors)
-        check_settings(self.sampler, self.draws, self.tune, self.chains)
-        frame = check_frame(self, X, reset=True)
-        self.classes_, target = learn_target(y, len(frame))
-        encoding = learn_encoding(frame, target, self.categorical, self.numeric, self.interactions)
-        for name, value in encoding.items():
-            setattr(self, name, value)
-        self.centred_ = centred_fields(encoding)
-        codes, Z = self._encode(frame)
-        cells = collapse_cells(codes, bin_numerics(Z, self.numeric_bins), target)
-        self.n_cells_ = len(cells["k"])
-        return make_model(cells, encoding, self.centred_, priors)
+        return make_model(*self._prepare(X, y))
 
     def fit(self, X: Any, y: Any) -> BayesianConversionModel:
         """Build the model and sample its posterior with NUTS.
@@ -232,7 +224,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         True
         """
         start = time.perf_counter()
-        model = self.build_model(X, y)
+        prepared = self._prepare(X, y)
+        # nutpie samples the hand-written density (no graph to compile); PyMC its graph.
+        model = make_density(*prepared) if self.sampler == "nutpie" else make_model(*prepared)
         weak = not all(self.centred_.values())
         idata = _sample(
             model,
@@ -411,6 +405,21 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ internals
+    def _prepare(self, X: Any, y: Any) -> tuple[dict[str, Any], ...]:
+        """Learn the encoding and collapse the rows into cells: what either model reads."""
+        priors = merge_priors(self.priors)
+        check_settings(self.sampler, self.draws, self.tune, self.chains)
+        frame = check_frame(self, X, reset=True)
+        self.classes_, target = learn_target(y, len(frame))
+        encoding = learn_encoding(frame, target, self.categorical, self.numeric, self.interactions)
+        for name, value in encoding.items():
+            setattr(self, name, value)
+        self.centred_ = centred_fields(encoding)
+        codes, Z = self._encode(frame)
+        cells = collapse_cells(codes, bin_numerics(Z, self.numeric_bins), target)
+        self.n_cells_ = len(cells["k"])
+        return cells, encoding, self.centred_, priors
+
     def _encoding(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in ENCODING}
 

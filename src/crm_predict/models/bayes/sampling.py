@@ -8,9 +8,10 @@ binomial cells (see :mod:`crm_predict.models.bayes.encoding`) into
 a PyMC model: an intercept, one ``ZeroSumNormal`` varying intercept per grouping field
 (centred where the data pin the levels, non-centred otherwise), slopes on the numeric
 features and a hand-written binomial log-likelihood. :func:`sample` runs NUTS on it with
-nutpie or PyMC; it is the only function that samples, and unit tests replace it through
-``crm_predict.models.bayes.model._sample``. :func:`trim_posterior` keeps the variables that
-:func:`posterior_names` lists.
+PyMC, or with nutpie on the same density written by hand
+(:func:`~crm_predict.models.bayes.density.make_density`); it is the only function that
+samples, and unit tests replace it through ``crm_predict.models.bayes.model._sample``.
+:func:`trim_posterior` keeps the variables that :func:`posterior_names` lists.
 
 Examples
 --------
@@ -31,7 +32,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -40,6 +41,9 @@ import pytensor.tensor as pt
 from threadpoolctl import threadpool_limits
 
 from crm_predict.models.bayes.encoding import level_spread_ratio
+
+if TYPE_CHECKING:
+    from crm_predict.models.bayes.density import CellDensity
 
 DEFAULT_PRIORS: dict[str, dict[str, float]] = {
     "intercept": {"mu": 0.0, "sigma": 1.5},
@@ -55,10 +59,11 @@ per standard deviation of a numeric feature (and per missing-value indicator).
 """
 
 SAMPLERS = ("nutpie", "pymc")
-# nutpie's default 0.8 left a rare divergence with the low-rank mass matrix; 0.85 removed it
-# at no cost in gradient evaluations on the benchmark. Weakly identified (non-centred)
-# fields have a funnel in one direction or the other, so those models step more carefully.
-TARGET_ACCEPT = 0.85
+# nutpie's default 0.8 left a rare divergence with the low-rank mass matrix; 0.85 still left
+# one in half the seeds of telco_churn, 0.9 none in four, at the same 7 gradient evaluations
+# per draw (benchmarks/RESULTS.md, session 8). Weakly identified (non-centred) fields have a
+# funnel in one direction or the other, so those models step more carefully.
+TARGET_ACCEPT = 0.9
 TARGET_ACCEPT_WEAK = 0.95
 # A field's effects are sampled centred when the spread between its levels (estimated from
 # the raw rates) is at least this many times a typical level's standard error: then the data
@@ -66,11 +71,13 @@ TARGET_ACCEPT_WEAK = 0.95
 # levels, no real differences) are sampled non-centred. See benchmarks/bayes.py.
 CENTRED_MIN_RATIO = 2.0
 # A field with this many levels or fewer gets effects of a fixed spread (the prior's
-# ``group_sigma.sigma``) instead of a learned one: one or two contrasts say next to nothing
+# ``group_sigma.sigma``) instead of a learned one: up to three contrasts say next to nothing
 # about a spread, and a learned spread over them is a funnel that neither parameterisation
 # samples well (a 2-level field held 216 bulk ESS and most divergences of a 10-field bank
-# export; see benchmarks/bayes.py). Its ``sigma_<field>`` is recorded as that constant.
-FIXED_SPREAD_MAX_LEVELS = 3
+# export; 4-level fields were at fault in telco and Maven, and fixing them took leads_demo
+# from 3 and 2 divergences to none in two seeds; benchmarks/RESULTS.md, sessions 6 to 8).
+# Its ``sigma_<field>`` is recorded as that constant.
+FIXED_SPREAD_MAX_LEVELS = 4
 
 
 def check_settings(sampler: str, draws: int, tune: int, chains: int) -> None:
@@ -195,7 +202,7 @@ def trim_posterior(idata: az.InferenceData, encoding: Mapping[str, Any]) -> az.I
 
 
 def sample(
-    model: pm.Model,
+    model: pm.Model | CellDensity,
     *,
     sampler: str,
     draws: int,
@@ -207,8 +214,10 @@ def sample(
 ) -> az.InferenceData:
     """Run NUTS on ``model``; the only place that samples.
 
-    :class:`~crm_predict.models.bayes.model.BayesianConversionModel` calls it through the module
-    global ``crm_predict.models.bayes.model._sample``, which unit tests replace with a fake.
+    nutpie samples the hand-written density (a :class:`~.density.CellDensity`), PyMC's
+    sampler the PyMC graph (a ``pm.Model``); both are the same posterior.
+    :class:`~crm_predict.models.bayes.model.BayesianConversionModel` calls this through the
+    module global ``crm_predict.models.bayes.model._sample``, which unit tests replace.
 
     BLAS is limited to one thread: the chains already use the cores, and a multi-threaded
     ``dot`` that two chains call at once may split its sums differently from run to run,
@@ -216,7 +225,7 @@ def sample(
     """
     cores = min(chains, os.cpu_count() or 1)
     with threadpool_limits(limits=1), warnings.catch_warnings():
-        # Both samplers run the model compiled by numba, which reaches BLAS through SciPy.
+        # PyMC's sampler runs the model compiled by numba, which reaches BLAS through SciPy.
         # Only PyTensor's C backend, unused here, links a BLAS of its own; a graph rewrite
         # still asks for one and PyTensor warns that it found none. Scoped to this call:
         # importing crm_predict changes no PyTensor setting (house rule 7).
@@ -224,9 +233,8 @@ def sample(
         if sampler == "nutpie":
             import nutpie
 
-            names = [v.name for v in model.free_RVs + model.deterministics]
             return nutpie.sample(
-                nutpie.compile_pymc_model(model, var_names=names),
+                model.nutpie_model(),
                 draws=draws,
                 tune=tune,
                 chains=chains,
