@@ -8,8 +8,9 @@ by chunk), then scores it in a fresh process with the same code as ``crm-predict
 (validation, joins, exact grouped reasons, ranking, atomic CSV output) and reports that
 process's peak RSS. ``--workers 1,2`` scores the same list once per number of worker
 processes (``score --workers``), and also reports the peak of the main process and its
-workers together (their RSS summed, sampled every 0.1 s from ``/proc``, so Linux only) and
-the output's SHA-256, which must be the same for every number. Prints a markdown table.
+workers together (their RSS and their PSS summed, sampled every 0.2 s from ``/proc``, so
+Linux only) and the output's SHA-256, which must be the same for every number. Prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -61,20 +62,28 @@ def worker(bundle_path: str, leads: str, output: str, workers: str) -> None:
     print(json.dumps({"rows": summary.rows_scored, "seconds": seconds, "peak_mib": peak}))
 
 
-def _tree_rss(pid: int) -> int:
-    """Bytes of RSS of ``pid`` and every process below it (0 once it is gone)."""
-    total, todo = 0, [pid]
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """Bytes of RSS and of PSS of ``pid`` and every process below it (0 once gone).
+
+    RSS counts the pages processes share (library code) once per process; PSS splits
+    them between the sharers, so its sum is what the tree takes from the machine.
+    """
+    rss = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            status = Path(f"/proc/{p}/status").read_text()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
             kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
         except OSError:
             continue
-        rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
-        total += int(rss[0]) * 1024 if rss else 0
+        for line in rollup.splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss"):
+                kib = int(rest.split()[0]) * 1024
+                rss, pss = (rss + kib, pss) if key == "Rss" else (rss, pss + kib)
         todo += [int(k) for k in kids]
-    return total
+    return rss, pss
 
 
 def score_in_child(bundle: Path, leads: Path, output: Path, workers: int) -> dict:
@@ -83,12 +92,13 @@ def score_in_child(bundle: Path, leads: Path, output: Path, workers: int) -> dic
     child = subprocess.Popen(
         [*cmd, str(workers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    peak = [0]
+    peak = [0, 0]
 
     def sample() -> None:
         while child.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(child.pid))
-            time.sleep(0.1)
+            rss, pss = _tree_memory(child.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -97,7 +107,7 @@ def score_in_child(bundle: Path, leads: Path, output: Path, workers: int) -> dic
     if child.returncode:
         raise RuntimeError(err)
     r = json.loads(out.strip().splitlines()[-1])
-    r["tree_mib"] = peak[0] / 2**20
+    r["tree_mib"], r["tree_pss_mib"] = peak[0] / 2**20, peak[1] / 2**20
     r["sha256"] = hashlib.sha256(output.read_bytes()).hexdigest()
     return r
 
@@ -130,13 +140,14 @@ def main() -> None:
             rows.append((n, r))
     print(
         "| rows | CSV MiB | workers | seconds | rows/s | peak RSS MiB (main) | "
-        "peak RSS MiB (main + workers) | output SHA-256 |"
+        "main + workers: peak RSS MiB, summed | peak PSS MiB, summed | output SHA-256 |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n, r in rows:
         print(
             f"| {r['rows']:,} | {mib:,.0f} | {n} | {r['seconds']:.0f} | "
             f"{r['rows'] / r['seconds']:,.0f} | {r['peak_mib']:,.0f} | {r['tree_mib']:,.0f} | "
+            f"{r['tree_pss_mib']:,.0f} | "
             f"`{r['sha256'][:16]}` |"
         )
 

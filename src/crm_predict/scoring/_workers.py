@@ -7,7 +7,7 @@ TreeSHAP, reason text and grades run there, as do rounding and CSV formatting in
 ranking pass. Those steps are pandas and scikit-learn code that holds the GIL, so the
 workers are processes (``spawn``: no fork of a process that runs threads). Results come
 back in the order the work went in, so the output is the same bytes with any number of
-workers; a few tasks per worker are in flight at a time, so memory stays bounded.
+workers; a worker's task and one more are in flight at a time, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from crm_predict.scoring.task_models import TaskModels
 
 T = TypeVar("T")
 
-AHEAD = 2
-"""Tasks in flight per worker: one running, one queued, so no worker waits for the next."""
+AHEAD = 1
+"""Tasks queued beyond one per worker: a worker that finishes finds its next one waiting."""
 
 _scorer: Scorer | None = None
 """A worker process's own scorer, made once by :func:`_start`."""
@@ -132,7 +132,7 @@ class Workers:
     def map(self, task: Callable[..., T], items: Iterable[tuple]) -> Iterator[T]:
         """``task(scorer, *args)`` for each ``args`` of ``items``, in order.
 
-        ``items`` is consumed a few tasks ahead of the results (``AHEAD`` per worker);
+        ``items`` is consumed ``AHEAD`` tasks beyond one per worker ahead of the results;
         ``task`` must be a module-level function (it is pickled to the workers).
         """
         items = iter(items)
@@ -152,7 +152,7 @@ class Workers:
         try:
             for args in chain(head, items):
                 pending.append(self._pool.submit(_run, task, args))
-                if len(pending) > AHEAD * self.workers:
+                if len(pending) > self.workers + AHEAD:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()

@@ -139,7 +139,8 @@ def score_leads(
         Written in the ``model`` column (default: the models' label, e.g.
         ``leads_demo@champion v3``).
     chunksize : int
-        Rows per chunk; memory is bounded by it.
+        Rows per chunk; memory is bounded by it (with several workers, each scores its
+        share of a chunk at a time).
     progress : callable, optional
         Called with the number of rows read so far after each chunk.
     options : ReadOptions, optional
@@ -188,6 +189,7 @@ def score_leads(
     options = options or ReadOptions()
     scorer = Scorer(models, as_of, activities, options.date_format)
     label = models.label if model_label is None else model_label
+    display = list(getattr(config, "display", []))
     rejected: list[pd.DataFrame] = []
     n_read = 0
 
@@ -202,9 +204,13 @@ def score_leads(
             n_read += len(chunk)
             if progress is not None:
                 progress(n_read)
-            if not bad.all():
-                shown = [c for c in getattr(config, "display", []) if c in chunk.columns]
-                yield parsed[~bad], chunk.loc[~bad, shown], label, as_of.isoformat()
+            # A share of the chunk per worker: the rows in memory stay about a chunk.
+            rows = parsed[~bad]
+            shown = chunk.loc[~bad, [c for c in display if c in chunk.columns]]
+            step = max(1, -(-len(rows) // workers))
+            for at in range(0, len(rows), step):
+                part = slice(at, at + step)
+                yield rows.iloc[part], shown.iloc[part], label, as_of.isoformat()
 
     output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(output.parent)
