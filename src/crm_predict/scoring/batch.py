@@ -41,6 +41,9 @@ from crm_predict.scoring.scorer import Scorer
 from crm_predict.scoring.sql import upsert_scores
 from crm_predict.scoring.task_models import TaskModels
 
+_MIN_SHARE = 1_000
+"""Fewest rows of a chunk a worker is given: below it, a process's start costs more."""
+
 
 @dataclass
 class ScoreSummary:
@@ -204,10 +207,11 @@ def score_leads(
             n_read += len(chunk)
             if progress is not None:
                 progress(n_read)
-            # A share of the chunk per worker: the rows in memory stay about a chunk.
+            # A share of the chunk per worker: the rows in memory stay about a chunk. A
+            # list of one small chunk stays one task, scored here without starting a pool.
             rows = parsed[~bad]
             shown = chunk.loc[~bad, [c for c in display if c in chunk.columns]]
-            step = max(1, -(-len(rows) // workers))
+            step = max(_MIN_SHARE, -(-len(rows) // workers))
             for at in range(0, len(rows), step):
                 part = slice(at, at + step)
                 yield rows.iloc[part], shown.iloc[part], label, as_of.isoformat()
