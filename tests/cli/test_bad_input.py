@@ -141,6 +141,15 @@ def ids_exact(expected: list[str]) -> Callable[[Path, str], None]:
     return check
 
 
+def same_bytes_as_one_worker(d: Path, out: str) -> None:
+    one = d / "one.csv"
+    argv = [a.format(d=d) for a in SCORE[:6]] + [str(one), "--as-of", AS_OF, "--quiet"]
+    result = runner.invoke(app, [*argv, "--workers", "1", "--chunksize", "5"])
+    assert result.exit_code == 0, result.output
+    assert (d / "scored.csv").read_bytes() == one.read_bytes()
+    assert scored(d)["rank"].astype(int).tolist() == list(range(1, len(L) + 1))
+
+
 def same_scores_as_iso(d: Path, out: str) -> None:
     runner.invoke(
         app,
@@ -570,6 +579,22 @@ SCORE_CASES = [
         ["--as-of '2024-13-45' is not a date"],
     ),
     Case("opt-chunksize-0", csv(L), [*SCORE, "--chunksize", "0"], 2, ["chunksize"]),
+    Case(
+        "opt-workers-0",
+        csv(L),
+        [*SCORE, "--workers", "0"],
+        2,
+        ["'--workers'", "greater than or equal to 1"],
+    ),
+    Case("opt-workers-negative", csv(L), [*SCORE, "--workers", "-2"], 2, ["'--workers'"]),
+    Case("opt-workers-text", csv(L), [*SCORE, "--workers", "all"], 2, ["'--workers'"]),
+    Case(
+        "opt-workers-2",
+        csv(L),
+        [*SCORE, "--workers", "2", "--chunksize", "5"],
+        0,
+        check=same_bytes_as_one_worker,
+    ),
     Case("safe-formulas", csv(FORMULA), SCORE, 0, check=escaped),
     Case("safe-formulas-off", csv(FORMULA), [*SCORE, "--no-escape-formulas"], 0, check=not_escaped),
     Case("safe-umask-mode", csv(L), SCORE, 0, check=umask_mode),

@@ -14,7 +14,14 @@ import pytest
 
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.explain.age import AGE_FIELD
-from crm_predict.explain.reasons import N_AGAINST, N_FOR, FieldRates, strength, top_reasons
+from crm_predict.explain.reasons import (
+    N_AGAINST,
+    N_FOR,
+    FieldRates,
+    field_value,
+    strength,
+    top_reasons,
+)
 from crm_predict.report import build_report
 from crm_predict.scoring.batch import score_leads
 from crm_predict.scoring.task_models import TaskModels
@@ -157,3 +164,45 @@ def test_the_score_file_rounds_days_to_one_decimal(scored):
     for col in days:
         values = scored[col].dropna().to_numpy()
         np.testing.assert_array_equal(values, np.round(values, 1))
+
+
+def test_each_sentence_is_what_describe_says_for_its_row():
+    """The reasons are worded per distinct value; each must read as describe() words it."""
+    rates = FieldRates(
+        0.2,
+        levels={"source": {"web": (0.1, 500), "referral": (0.41, 300), "(missing)": (0.3, 90)}},
+        bins={"employees": ([0.0, 50.0, 500.0], [0.15, 0.35], [400, 300])},
+    )
+    values = pd.DataFrame(
+        {
+            "source": ["web", None, "referral", "fair", "web", "referral"],
+            "employees": [10.0, np.nan, 700.0, 49.5, 10.0, 120.0],
+            "touch_share__email": [0.7, 0.2, np.nan, 1.0, 0.5, 0.0],
+            "touch_share__call": [0.3, 0.8, np.nan, 0.0, 0.5, 1.0],
+        }
+    )
+    points = np.array(
+        [
+            [0.042, -0.031, 0.0],
+            [0.0149, 0.02, -0.05],
+            [-0.00049, 0.061, 0.0],
+            [0.03, -0.0125, 0.012],
+            [-0.02, 0.0351, 0.004],
+            [0.25, -0.07, 0.0135],
+        ]
+    )
+    fields = ["source", "employees", "touch_share"]
+    out = top_reasons(points, fields, values, rates, min_points=0.1)
+    columns = {c: values[c].array for c in values.columns}
+    for kind, count in (("for", N_FOR), ("against", N_AGAINST)):
+        for k in range(1, count + 1):
+            for i in range(len(values)):
+                name = out[f"reason_{kind}_{k}_field"].iat[i]
+                if name == "":
+                    assert out[f"reason_{kind}_{k}"].iat[i] == ""
+                    continue
+                c = out[f"reason_{kind}_{k}_contribution"].iat[i]
+                value = field_value(columns, i, name)
+                assert out[f"reason_{kind}_{k}"].iat[i] == rates.describe(name, value, c)
+    assert out["reason_for_1"].iat[1] == "Employees is not recorded: +2.0 pts"
+    assert out["reason_against_1"].iat[1].startswith("Touch mix: mostly call (80%): −5.0 pts")

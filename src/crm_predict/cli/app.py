@@ -27,6 +27,7 @@ from crm_predict.cli.common import (
     TrackingUri,
     Verbose,
     Version,
+    Workers,
     alias,
     as_of_date,
     console,
@@ -204,6 +205,7 @@ def score(
     as_of: AsOf = None,
     tracking_uri: TrackingUri = None,
     chunksize: Chunksize = 50_000,
+    workers: Workers = None,
     interval_model: Annotated[
         str | None,
         typer.Option(
@@ -265,6 +267,7 @@ def score(
             options=options,
             escape_formulas=escape_formulas,
             excel_bom=excel_bom,
+            workers=workers,
         )
     if "timing" in models.sources:
         console.print(f"horizon columns from {models.sources['timing']}")

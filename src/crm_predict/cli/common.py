@@ -63,6 +63,15 @@ Strict = Annotated[
 """The ``--strict`` option of the commands that read a lead list."""
 Chunksize = Annotated[int, typer.Option(min=1, help="Rows per chunk.")]
 """The ``--chunksize`` option."""
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Processes that score chunks and write the output (default: every core); the "
+        "file is the same with any number. Each holds the model and one chunk.",
+    ),
+]
+"""The ``--workers`` option of ``score``."""
 AsOf = Annotated[
     str | None,
     typer.Option(help="Date the leads are seen from, YYYY-MM-DD (default: today)."),

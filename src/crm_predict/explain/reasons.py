@@ -274,6 +274,58 @@ def field_value(columns: dict, row: int, name: str) -> object:
     return parts or None
 
 
+def _slot_text(
+    col: np.ndarray,
+    contrib: np.ndarray,
+    ok: np.ndarray,
+    fields: list[str],
+    values: pd.DataFrame,
+    rates: FieldRates,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One reason slot of every record: the sentence and the value, '' where ``~ok``.
+
+    The words depend on the field and its value only, so they are written once per
+    distinct value of each field and spread to the records with array indexing; the
+    strength is formatted by NumPy (``%.1f``, the same rounding as :func:`strength`). A
+    family of columns (``touch_share__*``) has a dict per record and goes through
+    :meth:`FieldRates.describe` record by record.
+    """
+    n = len(col)
+    text = np.full(n, "", dtype=object)
+    shown = np.full(n, "", dtype=object)
+    if not ok.any():
+        return text, shown
+    sign = np.where(contrib >= 0, "+", "−").astype(object)
+    points = np.char.mod("%.1f", np.abs(contrib) * 100).astype(object)
+    strengths = sign + points + " pts"
+    average = float(percent(rates.overall)[:-1])
+    columns = None
+    for j in np.unique(col[ok]).tolist():
+        name = fields[j]
+        rows = np.flatnonzero(ok & (col == j))
+        if name not in values.columns:
+            columns = columns or {c: values[c].array for c in values.columns}
+            for i in rows.tolist():
+                v = field_value(columns, i, name)
+                text[i] = rates.describe(name, v, contrib[i])
+                shown[i] = "" if _missing(v) or isinstance(v, dict) else str(v)
+            continue
+        codes, uniques = pd.factorize(values[name].array[rows], use_na_sentinel=False)
+        what, quote, said, level = [], [], [], []
+        for v in uniques:
+            rate = rates.rate_of(name, v)
+            what.append(rates.what(name, v) + ": ")
+            quote.append("" if rate is None else f" ({rate[1]})")
+            level.append(np.nan if rate is None else float(percent(rate[0])[:-1]))
+            said.append("" if _missing(v) else str(v))
+        level_of = np.asarray(level)[codes]
+        agrees = np.where(contrib[rows] > 0, level_of > average, level_of < average)
+        quoted = np.where(agrees, np.asarray(quote, dtype=object)[codes], "")
+        text[rows] = np.asarray(what, dtype=object)[codes] + strengths[rows] + quoted
+        shown[rows] = np.asarray(said, dtype=object)[codes]
+    return text, shown
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
 
@@ -330,8 +382,8 @@ def top_reasons(
     floor = min_points / 100
     n = contributions.shape[0]
     order = np.argsort(-contributions, axis=1, kind="stable")
-    columns = {c: values[c].array for c in values.columns}
-    out: dict[str, list] = {}
+    names = np.asarray(fields, dtype=object)
+    out: dict[str, np.ndarray] = {}
     n_fields = contributions.shape[1]
     for kind, count in (("for", n_for), ("against", n_against)):
         for k in range(count):
@@ -341,18 +393,9 @@ def top_reasons(
             contrib = contributions[np.arange(n), col]
             ok = (contrib >= floor if kind == "for" else contrib <= -floor) & (k < n_fields)
             ok &= contrib != 0
-            names = [fields[c] for c in col]
-            vals = [field_value(columns, i, f) for i, f in enumerate(names)]
-            out[f"reason_{kind}_{k + 1}"] = [
-                rates.describe(f, v, c) if good else ""
-                for f, v, c, good in zip(names, vals, contrib, ok, strict=True)
-            ]
-            out[f"reason_{kind}_{k + 1}_field"] = [
-                f if g else "" for f, g in zip(names, ok, strict=True)
-            ]
-            out[f"reason_{kind}_{k + 1}_value"] = [
-                "" if not g or _missing(v) or isinstance(v, dict) else str(v)
-                for v, g in zip(vals, ok, strict=True)
-            ]
+            text, shown = _slot_text(col, contrib, ok, fields, values, rates)
+            out[f"reason_{kind}_{k + 1}"] = text
+            out[f"reason_{kind}_{k + 1}_field"] = np.where(ok, names[col], "").astype(object)
+            out[f"reason_{kind}_{k + 1}_value"] = shown
             out[f"reason_{kind}_{k + 1}_contribution"] = np.where(ok, contrib, 0.0)
     return pd.DataFrame(out, index=values.index)

@@ -2,20 +2,21 @@
 
 Pass one reads the input in chunks, sets aside rows that cannot be scored (with the
 reason), scores the rest with reasons and spills them to a temporary Parquet file. Pass two
-ranks the whole list, deals the rows into blocks of ranks (memory holds one block) and
-writes them in rank order to a temporary file that is renamed at the end,
-so an interrupted run never leaves a half-written score list, and the same input, model
-and ``as_of`` give byte-identical output.
+ranks the whole list, deals the rows into blocks of ranks (memory holds a few blocks) and
+writes them in rank order to a temporary file that is renamed at the end
+(:mod:`crm_predict.scoring._ranking`), so an interrupted run never leaves a half-written
+score list. Scoring and formatting run on worker processes
+(:mod:`crm_predict.scoring._workers`), in order: the same input, model and ``as_of`` give
+byte-identical output with any number of workers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,15 +32,17 @@ from crm_predict.data.files import (
     spill_folder,
 )
 from crm_predict.data.leadlist import ReadOptions, read_lead_list
-from crm_predict.data.workbook import SheetWriter
 from crm_predict.exceptions import CRMPredictError
+from crm_predict.scoring._ranking import rank_and_write
+from crm_predict.scoring._workers import Workers, check_workers
 from crm_predict.scoring.bundle import ModelBundle
-from crm_predict.scoring.layout import in_points, is_probability, rounded
+from crm_predict.scoring.layout import in_points
 from crm_predict.scoring.scorer import Scorer
 from crm_predict.scoring.sql import upsert_scores
 from crm_predict.scoring.task_models import TaskModels
 
-_EXCEL_ROWS = 1_048_575
+_MIN_SHARE = 1_000
+"""Fewest rows of a chunk a worker is given: below it, a process's start costs more."""
 
 
 @dataclass
@@ -107,6 +110,7 @@ def score_leads(
     options: ReadOptions | None = None,
     escape_formulas: bool = True,
     excel_bom: bool = True,
+    workers: int | None = 1,
 ) -> ScoreSummary:
     """Score a whole lead list from a file or a SQL query into ``output``.
 
@@ -138,7 +142,8 @@ def score_leads(
         Written in the ``model`` column (default: the models' label, e.g.
         ``leads_demo@champion v3``).
     chunksize : int
-        Rows per chunk; memory is bounded by it.
+        Rows per chunk; memory is bounded by it (with several workers, each scores its
+        share of a chunk at a time).
     progress : callable, optional
         Called with the number of rows read so far after each chunk.
     options : ReadOptions, optional
@@ -152,6 +157,13 @@ def score_leads(
         default: the file is mostly opened by people, and Excel reads a CSV without one in
         the machine's legacy code page ("Kai MÃ¼ller"). pandas, DuckDB and Spark skip the
         mark; turn it off for a pipeline whose reader does not.
+    workers : int or None
+        Processes that score chunks and format the output; None is every core this
+        process may use. The output is the same bytes with any number. 1 (the default)
+        runs in this process; more start ``spawn`` processes, so a script that asks for
+        them must guard its entry point with ``if __name__ == "__main__":``, as Python's
+        multiprocessing requires (``crm-predict score`` uses every core). Each worker
+        holds the models and one chunk at a time.
 
     Returns
     -------
@@ -176,19 +188,19 @@ def score_leads(
     check_output(rejected_path(output), [source] if source else [], ("csv",))
     if sql_table and not sql_url:
         raise CRMPredictError("--sql-table needs --sql-url")
+    workers = check_workers(workers)
     as_of = pd.Timestamp(as_of)
     models = TaskModels.of(models)
     config = models.config
     options = options or ReadOptions()
     scorer = Scorer(models, as_of, activities, options.date_format)
     label = models.label if model_label is None else model_label
+    display = list(getattr(config, "display", []))
     rejected: list[pd.DataFrame] = []
     n_read = 0
-    output.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(output.parent)
-    with spill_folder(output.parent) as tmp:
-        spill = Path(tmp) / "scored.parquet"
-        writer = None
+
+    def checked() -> Iterator[tuple]:
+        nonlocal n_read
         for chunk in _chunks(source, chunksize, sql_url, query, config, options, scorer.provided):
             chunk = chunk.reset_index(drop=True)
             problems, parsed = scorer.check(chunk)
@@ -198,13 +210,24 @@ def score_leads(
             n_read += len(chunk)
             if progress is not None:
                 progress(n_read)
-            if bad.all():
-                continue
-            scored = in_points(scorer.score(parsed[~bad]))
-            scored = _with_display(scored, chunk[~bad], config)
-            scored["model"] = label
-            scored["scored_at"] = as_of.isoformat()
-            table = pa.Table.from_pandas(scored, preserve_index=False)
+            # A share of the chunk per worker: the rows in memory stay about a chunk. A
+            # list of one small chunk stays one task, scored here without starting a pool.
+            rows = parsed[~bad]
+            shown = chunk.loc[~bad, [c for c in display if c in chunk.columns]]
+            step = max(_MIN_SHARE, -(-len(rows) // workers))
+            for at in range(0, len(rows), step):
+                part = slice(at, at + step)
+                yield rows.iloc[part], shown.iloc[part], label, as_of.isoformat()
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(output.parent)
+    with (
+        spill_folder(output.parent) as tmp,
+        Workers(workers, scorer, activities, options.date_format) as pool,
+    ):
+        spill = Path(tmp) / "scored.parquet"
+        writer = None
+        for table in pool.map(score_part, checked()):
             if writer is None:
                 writer = pq.ParquetWriter(spill, table.schema)
             writer.write_table(table.cast(writer.schema))
@@ -217,10 +240,11 @@ def score_leads(
                 )
             raise CRMPredictError("the lead list has no rows")
         writer.close()
-        n_scored = _rank_and_write(
+        n_scored = rank_and_write(
             spill,
             output,
             out_format,
+            pool,
             rank_column(config),
             escape_formulas,
             excel_bom,
@@ -236,6 +260,34 @@ def score_leads(
     return ScoreSummary(
         n_read, n_scored, n_read - n_scored, output, rej, time.perf_counter() - start
     )
+
+
+def score_part(
+    scorer: Scorer, rows: pd.DataFrame, shown: pd.DataFrame, label: str, scored_at: str
+) -> pa.Table:
+    """Score the checked rows of one chunk into the spill's columns (a worker task).
+
+    Parameters
+    ----------
+    scorer : Scorer
+        The scorer of the process the task runs in.
+    rows : DataFrame
+        The chunk's scorable rows, dates parsed (:meth:`Scorer.check`).
+    shown : DataFrame
+        The same rows' raw ``display`` columns that the list has.
+    label, scored_at : str
+        The ``model`` and ``scored_at`` columns.
+
+    Returns
+    -------
+    pyarrow.Table
+        The score file's columns but rank and percentile, points in percentage points.
+    """
+    scored = in_points(scorer.score(rows))
+    scored = _with_display(scored, shown, scorer.config)
+    scored["model"] = label
+    scored["scored_at"] = scored_at
+    return pa.Table.from_pandas(scored, preserve_index=False)
 
 
 def _write_rejected(
@@ -268,99 +320,3 @@ def _with_display(scored: pd.DataFrame, raw: pd.DataFrame, config: TaskConfig) -
     )
     at = scored.columns.get_loc(config.id_column) + 1 if config.id_column in scored else 0
     return pd.concat([scored.iloc[:, :at], shown, scored.iloc[:, at:]], axis=1)
-
-
-def _ranks(spill: Path, by: str) -> np.ndarray:
-    """Rank of every spilled row by ``by``, highest first; ties keep input order, NaN last."""
-    p = pq.read_table(spill, columns=[by]).column(0).to_numpy(zero_copy_only=False)
-    p = np.where(np.isnan(p), -np.inf, p.astype(float))
-    order = np.argsort(-p, kind="stable")
-    rank = np.empty(len(p), dtype=np.int64)
-    rank[order] = np.arange(1, len(p) + 1)
-    return rank
-
-
-def _in_rank_order(
-    spill: Path, rank: np.ndarray, folder: Path, block: int
-) -> Iterator[pd.DataFrame]:
-    """The spilled rows with ``rank`` and ``percentile``, in rank order, ``block`` at a time.
-
-    Rows are dealt into one Parquet file per block of ranks (1…block, block+1…2·block, …),
-    then each file is read and sorted alone: memory holds one block, never the whole list.
-    """
-    n = len(rank)
-    percentile = np.round(100.0 * (n - rank + 1) / n, 2)
-    source = pq.ParquetFile(spill)
-    at = source.schema_arrow.get_field_index("grade") + 1
-    writers: dict[int, pq.ParquetWriter] = {}
-    offset = 0
-    for i in range(source.num_row_groups):
-        table = source.read_row_group(i)
-        rows = slice(offset, offset + table.num_rows)
-        offset += table.num_rows
-        table = table.add_column(at, "rank", pa.array(rank[rows]))
-        table = table.add_column(at + 1, "percentile", pa.array(percentile[rows]))
-        bucket = (rank[rows] - 1) // block
-        for b in np.unique(bucket).tolist():
-            if b not in writers:
-                writers[b] = pq.ParquetWriter(folder / f"ranks_{b}.parquet", table.schema)
-            writers[b].write_table(table.filter(pa.array(bucket == b)))
-    for writer in writers.values():
-        writer.close()
-    for b in sorted(writers):
-        path = folder / f"ranks_{b}.parquet"
-        part = pq.read_table(path).to_pandas()
-        path.unlink()
-        yield part.sort_values("rank", kind="stable").reset_index(drop=True)
-
-
-def _rank_and_write(
-    spill: Path,
-    output: Path,
-    out_format: str,
-    by: str = "p_convert",
-    escape: bool = True,
-    bom: bool = True,
-    block: int = 50_000,
-    text_fields: Collection[str] = (),
-) -> int:
-    """Rank every lead by ``by`` and write the output in rank order (rank 1 first).
-
-    ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
-    (:func:`crm_predict.churn.retention.rank_column`); ties keep input order, missing
-    values rank last. CSV and Excel are rounded for people (:mod:`crm_predict.scoring.layout`;
-    the reason values of ``text_fields`` are left as written) and cells that would run as
-    formulas are neutralised when ``escape`` is set; a CSV starts with a UTF-8 byte order
-    mark when ``bom`` is set. Memory holds ``block`` rows.
-    """
-    rank = _ranks(spill, by)
-    n = len(rank)
-    if out_format == "excel" and n > _EXCEL_ROWS:
-        raise CRMPredictError(
-            f"{n:,} scored rows do not fit an Excel sheet ({_EXCEL_ROWS:,} rows at most); "
-            "write .csv or .parquet"
-        )
-    with atomic_path(output) as tmp:
-        writer = None
-        for i, part in enumerate(_in_rank_order(spill, rank, spill.parent, block)):
-            if out_format == "parquet":
-                table = pa.Table.from_pandas(part, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-                continue
-            part = rounded(part, text_fields)
-            part = neutralise_formulas(part) if escape else part
-            if out_format == "excel":
-                if writer is None:
-                    writer = SheetWriter(tmp, percent=[c for c in part if is_probability(c)])
-                writer.write(part)
-            else:
-                first = i == 0
-                encoding = "utf-8-sig" if first and bom else "utf-8"
-                part.to_csv(
-                    tmp, mode="w" if first else "a", header=first, index=False, encoding=encoding
-                )
-        if writer is not None:
-            writer.close()
-    return n

@@ -243,7 +243,7 @@ def reason_values(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
     """The values reasons quote: cleaned fields plus features derived from several fields
     (e.g. ``touches_per_week``), which have no column of their own in the input."""
     cleaned = pipeline[0].transform(frame)
-    features = pipeline[:2].transform(frame)
+    features = pipeline[1].transform(cleaned)
     derived = [c for c in features.columns if "__" not in c and c not in cleaned.columns]
     return pd.concat([cleaned, features[derived].set_axis(cleaned.index)], axis=1)
 

@@ -1,0 +1,164 @@
+"""The ranking pass of batch scoring: rank the spilled rows, write them in rank order.
+
+The spill holds every scored row in input order. The rows are dealt into one Parquet file
+per block of ranks (1…block, block+1…2·block, …), at most :data:`OPEN_FILES` files open at
+a time (more blocks take more reads of the spill), then each block is read, sorted and
+formatted alone: memory holds a few blocks and the ranks, never the whole list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crm_predict.data.files import atomic_path, neutralise_formulas
+from crm_predict.data.workbook import SheetWriter
+from crm_predict.exceptions import CRMPredictError
+from crm_predict.scoring._workers import Workers
+from crm_predict.scoring.layout import is_probability, rounded
+from crm_predict.scoring.scorer import Scorer
+
+EXCEL_ROWS = 1_048_575
+OPEN_FILES = 64
+"""Block files written at once while dealing the spill (file handles and their buffers)."""
+
+
+def ranks(spill: Path, by: str) -> np.ndarray:
+    """Rank of every spilled row by ``by``, highest first; ties keep input order, NaN last."""
+    p = pq.read_table(spill, columns=[by]).column(0).to_numpy(zero_copy_only=False)
+    p = np.where(np.isnan(p), -np.inf, p.astype(float))
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(len(p), dtype=np.int64)
+    rank[order] = np.arange(1, len(p) + 1)
+    return rank
+
+
+def rank_blocks(spill: Path, rank: np.ndarray, folder: Path, block: int) -> Iterator[Path]:
+    """Deal the spilled rows, with ``rank`` and ``percentile``, into block files of ranks.
+
+    Yields
+    ------
+    Path
+        The Parquet file of ranks ``b·block + 1 … (b+1)·block``, for b = 0, 1, …; its rows
+        are in input order (:func:`format_block` sorts them).
+    """
+    n = len(rank)
+    percentile = np.round(100.0 * (n - rank + 1) / n, 2)
+    source = pq.ParquetFile(spill)
+    at = source.schema_arrow.get_field_index("grade") + 1
+    n_blocks = -(-n // block)
+    for first in range(0, n_blocks, OPEN_FILES):
+        last = min(first + OPEN_FILES, n_blocks)
+        writers: dict[int, pq.ParquetWriter] = {}
+        offset = 0
+        for i in range(source.num_row_groups):
+            rows = slice(offset, offset + source.metadata.row_group(i).num_rows)
+            offset = rows.stop
+            bucket = (rank[rows] - 1) // block
+            here = (bucket >= first) & (bucket < last)
+            if not here.any():
+                continue
+            table = source.read_row_group(i)
+            table = table.add_column(at, "rank", pa.array(rank[rows]))
+            table = table.add_column(at + 1, "percentile", pa.array(percentile[rows]))
+            for b in np.unique(bucket[here]).tolist():
+                if b not in writers:
+                    path = folder / f"ranks_{b}.parquet"
+                    writers[b] = pq.ParquetWriter(path, table.schema, write_statistics=False)
+                writers[b].write_table(table.filter(pa.array(bucket == b)))
+        for writer in writers.values():
+            writer.close()
+        for b in sorted(writers):
+            yield folder / f"ranks_{b}.parquet"
+
+
+def format_block(
+    _scorer: Scorer | None,
+    path: Path,
+    out_format: str,
+    escape: bool,
+    header: bool,
+    bom: bool,
+    text_fields: Collection[str] = (),
+) -> pa.Table | pd.DataFrame | bytes:
+    """One block of ranks, sorted and made ready to write; its file is removed.
+
+    A worker task (:class:`~crm_predict.scoring._workers.Workers`): Parquet gets an Arrow
+    table at full precision; Excel a frame rounded for people (the reason values of
+    ``text_fields`` left as written) with formulas neutralised when ``escape``; CSV the same as encoded bytes (with the header and a byte order mark
+    when ``header`` and ``bom``), exactly what ``DataFrame.to_csv`` writes to a file.
+    """
+    part = pq.read_table(path).to_pandas()
+    path.unlink()
+    part = part.sort_values("rank", kind="stable").reset_index(drop=True)
+    if out_format == "parquet":
+        return pa.Table.from_pandas(part, preserve_index=False)
+    part = rounded(part, text_fields)
+    part = neutralise_formulas(part) if escape else part
+    if out_format == "excel":
+        return part
+    text = part.to_csv(index=False, header=header)
+    return text.encode("utf-8-sig" if header and bom else "utf-8")
+
+
+def rank_and_write(
+    spill: Path,
+    output: Path,
+    out_format: str,
+    pool: Workers,
+    by: str = "p_convert",
+    escape: bool = True,
+    bom: bool = True,
+    block: int = 50_000,
+    text_fields: Collection[str] = (),
+) -> int:
+    """Rank every lead by ``by`` and write the output in rank order (rank 1 first).
+
+    ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
+    (:func:`crm_predict.churn.retention.rank_column`); ties keep input order, missing
+    values rank last. CSV and Excel are rounded for people (:mod:`crm_predict.scoring.layout`;
+    the reason values of ``text_fields`` are left as written) and cells that would run as
+    formulas are neutralised when ``escape`` is set; a CSV starts with a UTF-8 byte order
+    mark when ``bom`` is set. Blocks of ``block`` rows are
+    formatted on ``pool``'s workers and written here in order.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    rank = ranks(spill, by)
+    n = len(rank)
+    if out_format == "excel" and n > EXCEL_ROWS:
+        raise CRMPredictError(
+            f"{n:,} scored rows do not fit an Excel sheet ({EXCEL_ROWS:,} rows at most); "
+            "write .csv or .parquet"
+        )
+    blocks = rank_blocks(spill, rank, spill.parent, block)
+    fields = tuple(text_fields)
+    tasks = ((path, out_format, escape, i == 0, bom, fields) for i, path in enumerate(blocks))
+    with atomic_path(output) as tmp:
+        parts = pool.map(format_block, tasks)
+        if out_format == "csv":
+            with open(tmp, "wb") as fh:
+                for part in parts:
+                    fh.write(part)
+            return n
+        writer: pq.ParquetWriter | SheetWriter | None = None
+        for part in parts:
+            if out_format == "parquet":
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, part.schema)
+                writer.write_table(part.cast(writer.schema))
+            else:
+                if writer is None:
+                    writer = SheetWriter(tmp, percent=[c for c in part if is_probability(c)])
+                writer.write(part)
+        if writer is not None:
+            writer.close()
+    return n
