@@ -90,8 +90,9 @@ def format_block(
 
     A worker task (:class:`~crm_predict.scoring._workers.Workers`): Parquet gets an Arrow
     table at full precision; Excel a frame rounded for people (the reason values of
-    ``text_fields`` left as written) with formulas neutralised when ``escape``; CSV the same as encoded bytes (with the header and a byte order mark
-    when ``header`` and ``bom``), exactly what ``DataFrame.to_csv`` writes to a file.
+    ``text_fields`` left as written) with formulas neutralised when ``escape``; CSV the
+    same as encoded bytes (with the header and a byte order mark when ``header`` and
+    ``bom``), exactly what ``DataFrame.to_csv`` writes to a file.
     """
     part = pq.read_table(path).to_pandas()
     path.unlink()
