@@ -263,29 +263,6 @@ def test_unseen_levels_score_at_population_rate_with_wider_interval(fitted, data
     assert (out["p_low"] <= out["p_mean"]).all() and (out["p_mean"] <= out["p_high"]).all()
 
 
-def test_thin_levels_are_pooled_into_other_and_score_as_other():
-    rng = np.random.default_rng(2)
-    source = np.array(["web"] * 200 + ["referral"] * 150 + ["fair"] * 12 + ["podcast"] * 9)
-    X = pd.DataFrame({"source": rng.permutation(source)})
-    y = (rng.uniform(size=len(X)) < 0.3).astype(int)
-    model = BayesianConversionModel()
-    model.build_model(X, y)
-    assert model.pooled_ == {"source": ["fair", "podcast"]}
-    assert model.levels_["source"] == ["(other)", "referral", "web"]
-    assert model.level_n_["source"] == [21, 150, 200]
-    new = pd.DataFrame({"source": ["fair", "podcast", "web", "tv"]})
-    codes, _ = encode_rows(new, model._encoding())
-    assert codes["source"].tolist() == [0, 0, 2, -1]  # pooled: (other); unseen: -1
-
-
-def test_a_lone_thin_level_and_a_small_table_keep_their_levels():
-    X = pd.DataFrame({"source": ["web"] * 200 + ["referral"] * 150 + ["fair"] * 12})
-    enc = learn_encoding(X, np.zeros(len(X)), None, None, None)
-    assert enc["pooled_"] == {} and "fair" in enc["levels_"]["source"]
-    small = pd.DataFrame({"source": ["web", "referral", "fair", "event"] * 5})
-    assert learn_encoding(small, np.zeros(20), None, None, None)["pooled_"] == {}
-
-
 def test_unseen_numeric_missing_value_scores_at_the_mean(fitted, data):
     X, _ = data
     row = X.iloc[[0, 0]].copy()

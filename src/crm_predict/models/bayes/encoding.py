@@ -34,16 +34,6 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 MISSING_LEVEL = "(missing)"
-OTHER_LEVEL = "(other)"
-MIN_LEVEL_ROWS = 30
-"""A level with fewer training rows than this is pooled into its field's ``(other)`` level.
-
-Only where at least two levels keep this many rows and at least two levels (counting an
-existing ``(other)``) pool together: a lone thin level keeps its name. A thin level is a
-funnel for its field's learned spread (X Education's ``Lead Source`` had a 16-row level);
-see benchmarks/RESULTS.md, session 8. :func:`encode_rows` maps a pooled level to
-``(other)`` at scoring time too.
-"""
 MISSING_SUFFIX = " (missing)"
 PAIR = " × "
 ENCODING = (
@@ -52,7 +42,6 @@ ENCODING = (
     "interactions_",
     "levels_",
     "declared_",
-    "pooled_",
     "level_n_",
     "level_k_",
     "parents_",
@@ -77,10 +66,8 @@ def learn_encoding(
 ) -> dict[str, Any]:
     """Learn levels, level counts, numeric means/SDs and missing shares from training rows.
 
-    Missing values of a grouping field become the level ``(missing)``; levels with fewer
-    than :data:`MIN_LEVEL_ROWS` rows are pooled into ``(other)`` (see :func:`pool_rare`).
-    A numeric column with missing values in training also gets a centred missing-value
-    indicator.
+    Missing values of a grouping field become the level ``(missing)``. A numeric column with
+    missing values in training also gets a centred missing-value indicator.
 
     Returns
     -------
@@ -91,14 +78,9 @@ def learn_encoding(
     enc: dict[str, Any] = {"categorical_": cats, "numeric_": nums}
     enc["interactions_"] = [tuple(pair) for pair in (interactions or [])]
     levels, declared, parents, parent_codes, codes = {}, {}, {}, {}, {}
-    enc["pooled_"] = {}
     for col in cats:
         text = _text(frame[col])
-        pooled = pool_rare(text.value_counts(), MIN_LEVEL_ROWS)
-        if pooled:
-            enc["pooled_"][col] = pooled
-            text = text.where(~text.isin(pooled), OTHER_LEVEL)
-        declared[col] = _declared(frame[col], text, pooled)
+        declared[col] = _declared(frame[col], text)
         seen = set(text)
         levels[col] = [level for level in declared[col] if level in seen]
         codes[col] = _codes(text, levels[col])
@@ -140,17 +122,8 @@ def learn_encoding(
 def encode_rows(
     frame: pd.DataFrame, enc: Mapping[str, Any]
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Level codes per field and the standardised numerics.
-
-    A level pooled in training scores as ``(other)``; a level unseen in training is ``-1``.
-    """
-    pooled = enc.get("pooled_", {})  # absent from models saved before pooling existed
-    codes = {}
-    for col in enc["categorical_"]:
-        text = _text(frame[col])
-        if col in pooled:
-            text = text.where(~text.isin(pooled[col]), OTHER_LEVEL)
-        codes[col] = _codes(text, enc["levels_"][col])
+    """Level codes per field (``-1``: unseen in training) and the standardised numerics."""
+    codes = {col: _codes(_text(frame[col]), enc["levels_"][col]) for col in enc["categorical_"]}
     for field, (a, b) in enc["parents_"].items():
         codes[field] = _pair_codes(codes[a], codes[b], np.asarray(enc["parent_codes_"][field]))
     columns = []
@@ -161,27 +134,6 @@ def encode_rows(
         columns.append(frame[col].isna().to_numpy(dtype=float) - share)
     Z = np.column_stack(columns) if columns else np.zeros((len(frame), 0))
     return codes, Z
-
-
-def pool_rare(counts: pd.Series, min_rows: int) -> list[str]:
-    """Levels of a field (``counts``: rows per level) to pool into ``(other)``, sorted.
-
-    The levels with fewer than ``min_rows`` rows, ``(other)`` itself excepted; none unless
-    at least two levels keep ``min_rows`` rows (a small table keeps its levels) and at least
-    two levels, an existing ``(other)`` included, pool together.
-
-    Examples
-    --------
-    >>> counts = pd.Series({"web": 500, "event": 300, "fair": 12, "podcast": 9})
-    >>> pool_rare(counts, 30)
-    ['fair', 'podcast']
-    >>> pool_rare(counts.drop("podcast"), 30)  # a lone thin level keeps its name
-    []
-    """
-    rare = {str(level) for level in counts.index[counts < min_rows]}
-    if (counts >= min_rows).sum() < 2 or len(rare | ({OTHER_LEVEL} & set(counts.index))) < 2:
-        return []
-    return sorted(rare - {OTHER_LEVEL})
 
 
 def bin_numerics(Z: np.ndarray, n_bins: int | None) -> np.ndarray:
@@ -361,14 +313,12 @@ def _text(column: pd.Series) -> pd.Series:
     return values.map(str, na_action="ignore").where(values.notna(), MISSING_LEVEL)
 
 
-def _declared(column: pd.Series, text: pd.Series, pooled: list[str]) -> list[str]:
-    """Declared levels: the categorical dtype's (less the pooled ones) or those seen."""
+def _declared(column: pd.Series, text: pd.Series) -> list[str]:
     if not isinstance(column.dtype, pd.CategoricalDtype):
         return sorted(set(text))
-    declared = [str(c) for c in column.cat.categories if str(c) not in pooled]
-    for level in (OTHER_LEVEL, MISSING_LEVEL):
-        if level not in declared and level in set(text):
-            declared.append(level)
+    declared = [str(c) for c in column.cat.categories]
+    if MISSING_LEVEL not in declared and column.isna().any():
+        declared.append(MISSING_LEVEL)
     return declared
 
 
