@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -72,3 +75,27 @@ def test_workers_must_be_a_whole_number_of_at_least_one(bundle, messy, tmp_path,
 def test_every_core_by_default():
     assert check_workers(None) == default_workers() >= 1
     assert check_workers(3) == 3
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_gets_a_clear_error_not_a_hang(bundle, messy, tmp_path):
+    """Each spawned worker imports the script, which asks for workers again: Python cannot
+    start them, the workers die, and the script must stop with words, not wait forever."""
+    model = tmp_path / "bundle.pkl"
+    model.write_bytes(pickle.dumps(bundle))
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import pickle\n"
+        "from crm_predict.scoring.batch import score_leads\n"
+        f"bundle = pickle.loads(open({str(model)!r}, 'rb').read())\n"
+        f"score_leads(bundle, {str(tmp_path / 'out.csv')!r}, as_of={AS_OF!r}, "
+        f"source={str(messy)!r}, chunksize=50, workers=2)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("crm_predict.exceptions.CRMPredictError: a scoring worker")
+    assert "if __name__ == '__main__':" in last
+    assert not (tmp_path / "out.csv").exists()

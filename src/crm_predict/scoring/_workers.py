@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -31,6 +34,13 @@ T = TypeVar("T")
 
 AHEAD = 1
 """Tasks queued beyond one per worker: a worker that finishes finds its next one waiting."""
+
+UNGUARDED = (
+    "a script that scores with more than one worker without starting under "
+    "`if __name__ == '__main__':` (Python starts each worker by importing the script); "
+    "workers=1 scores in this process"
+)
+"""The error's words for a script that starts workers at import time."""
 
 _scorer: Scorer | None = None
 """A worker process's own scorer, made once by :func:`_start`."""
@@ -75,8 +85,10 @@ def check_workers(workers: int | None) -> int:
     return workers
 
 
-def _start(models: TaskModels, as_of: pd.Timestamp, activities, date_format) -> None:
+def _start(setup: str) -> None:
     global _scorer
+    with open(setup, "rb") as fh:
+        models, as_of, activities, date_format = pickle.load(fh)
     _scorer = Scorer(models, as_of, activities, date_format)
 
 
@@ -118,7 +130,13 @@ class Workers:
     ) -> None:
         self.workers = workers
         self.scorer = scorer
-        self._initargs = (scorer.models, scorer.as_of, activities, date_format)
+        self._setup: tuple[TaskModels, pd.Timestamp, Any, str | None] = (
+            scorer.models,
+            scorer.as_of,
+            activities,
+            date_format,
+        )
+        self._folder: tempfile.TemporaryDirectory | None = None
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Workers:
@@ -128,6 +146,22 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+    def _write_setup(self) -> str:
+        """The models and settings in a file each worker reads when it starts.
+
+        Through a file, not the pipe a starting worker reads: a worker that dies while it
+        starts (a script without a ``__main__`` guard) would leave a large payload unread,
+        and Python would wait forever to finish writing it.
+        """
+        self._folder = tempfile.TemporaryDirectory(prefix="crm_predict_workers_")
+        path = Path(self._folder.name) / "setup.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(self._setup, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return str(path)
 
     def map(self, task: Callable[..., T], items: Iterable[tuple]) -> Iterator[T]:
         """``task(scorer, *args)`` for each ``args`` of ``items``, in order.
@@ -142,11 +176,16 @@ class Workers:
                 yield task(self.scorer, *args)
             return
         if self._pool is None:
+            if getattr(multiprocessing.current_process(), "_inheriting", False):
+                # This process is a worker still importing the script that started the pool
+                # (the flag multiprocessing itself checks): a pool made here would keep the
+                # worker from exiting, and the script's own pool would wait for it forever.
+                raise CRMPredictError(UNGUARDED)
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=self._initargs,
+                initargs=(self._write_setup(),),
             )
         pending: deque[Future[Any]] = deque()
         try:
@@ -159,7 +198,5 @@ class Workers:
         except BrokenProcessPool as exc:
             raise CRMPredictError(
                 "a scoring worker process stopped: out of memory (try fewer workers or a "
-                "smaller chunksize), or a script that scores with more than one worker "
-                "without starting under `if __name__ == '__main__':` (Python starts each "
-                "worker by importing the script); workers=1 scores in this process"
+                f"smaller chunksize), or {UNGUARDED}"
             ) from exc
