@@ -139,7 +139,7 @@ class FieldRates:
         if points is None:
             return what if rate is None else f"{what}: {rate[1]}"
         text = f"{what}: {strength(points)}"
-        if rate is not None and _agrees(rate[0], self.overall, points):
+        if rate is not None and _agrees(_shown(rate[0]), _shown(self.overall), points):
             text += f" ({rate[1]})"
         return text
 
@@ -237,10 +237,14 @@ def percent(value: float) -> str:
     return f"{value:.1%}" if 0 < abs(value) < 0.1 else f"{value:.0%}"
 
 
-def _agrees(rate: float, overall: float, points: float) -> bool:
-    """Whether a segment rate, as shown, lies on the push's side of the average as shown."""
-    shown, average = float(percent(rate)[:-1]), float(percent(overall)[:-1])
-    return shown > average if points > 0 else shown < average
+def _shown(rate: float) -> float:
+    """A rate as the sentence shows it, in percent (41.0 for "41%")."""
+    return float(percent(rate)[:-1])
+
+
+def _agrees(shown, average: float, points):
+    """Whether rates as shown lie on the push's side of the average as shown (arrays too)."""
+    return np.where(points > 0, shown > average, shown < average)
 
 
 def field_value(columns: dict, row: int, name: str) -> object:
@@ -298,7 +302,7 @@ def _slot_text(
     sign = np.where(contrib >= 0, "+", "−").astype(object)
     points = np.char.mod("%.1f", np.abs(contrib) * 100).astype(object)
     strengths = sign + points + " pts"
-    average = float(percent(rates.overall)[:-1])
+    average = _shown(rates.overall)
     columns = None
     for j in np.unique(col[ok]).tolist():
         name = fields[j]
@@ -316,10 +320,10 @@ def _slot_text(
             rate = rates.rate_of(name, v)
             what.append(rates.what(name, v) + ": ")
             quote.append("" if rate is None else f" ({rate[1]})")
-            level.append(np.nan if rate is None else float(percent(rate[0])[:-1]))
+            level.append(np.nan if rate is None else _shown(rate[0]))
             said.append("" if _missing(v) else str(v))
         level_of = np.asarray(level)[codes]
-        agrees = np.where(contrib[rows] > 0, level_of > average, level_of < average)
+        agrees = _agrees(level_of, average, contrib[rows])
         quoted = np.where(agrees, np.asarray(quote, dtype=object)[codes], "")
         text[rows] = np.asarray(what, dtype=object)[codes] + strengths[rows] + quoted
         shown[rows] = np.asarray(said, dtype=object)[codes]
