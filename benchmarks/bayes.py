@@ -311,6 +311,7 @@ def run_case(name: str, settings: dict | None = None, target_accept: float | Non
         "rhat": diag["max_rhat"],
         "ess": diag["min_ess_bulk"],
         "divergences": diag["divergences"],
+        "attempts": diag.get("attempts", 1),
         "at_fault": ", ".join(f["name"] for f in diag["at_fault"]),
         "steps": float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan"),
         "auc": auc,
@@ -323,10 +324,10 @@ def cases_table(names: list[str], options: list[str]) -> None:
     """Print the acceptance table, each case fitted in a fresh process with ``options``."""
     print(
         "| case | train rows | cells | wall s | fit cpu s | cpu s | max R-hat | min bulk ESS "
-        "| ESS/s | divergences | grad evals/draw | AUC | log loss | LightGBM AUC | converged "
-        "| load avg |"
+        "| ESS/s | divergences | runs | grad evals/draw | AUC | log loss | LightGBM AUC "
+        "| converged | load avg |"
     )
-    print("|" + "---|" * 16)
+    print("|" + "---|" * 17)
     for name in names:
         load = os.getloadavg()[0]
         out = subprocess.run(
@@ -347,7 +348,8 @@ def cases_table(names: list[str], options: list[str]) -> None:
             f"| {name} | {r['rows']:,} | {r['cells']:,} | {r['wall']:.1f} | {r['fit_cpu']:.1f} "
             f"| {r['cpu']:.0f} "
             f"| {r['rhat']:.3f} | {r['ess']:.0f} | {r['ess'] / r['wall']:.1f} "
-            f"| {r['divergences']} | {r['steps']:.1f} | {r['auc']:.3f} | {r['log_loss']:.4f} "
+            f"| {r['divergences']} | {r['attempts']} | {r['steps']:.1f} | {r['auc']:.3f} "
+            f"| {r['log_loss']:.4f} "
             f"| {r['gbm_auc']:.3f} "
             f"| {verdict} | {load:.1f} → {os.getloadavg()[0]:.1f} |",
             flush=True,

@@ -26,7 +26,7 @@ def fake_sample(model, *, draws, chains, divergences=0, **_) -> az.InferenceData
         names = [var.name for var in [*model.free_RVs, *model.deterministics]]
         all_dims = {name: model.named_vars_to_dims.get(name, ()) for name in names}
     for name, dims in all_dims.items():
-        if name.startswith("z_"):
+        if name.startswith(("z_", "y_")):  # coordinates of effects, not kept
             continue
         shape = tuple(len(model.coords[d]) for d in dims)
         values = rng.normal(0.0, SPREAD, (chains, draws, *shape))

@@ -107,7 +107,7 @@ def test_few_level_fields_get_a_fixed_spread():
     assert estimator.centred_ == {"flag": True}
     assert model["sigma_flag"] in model.deterministics
     assert constant(model["sigma_flag"]) == DEFAULT_PRIORS["group_sigma"]["sigma"]
-    assert [v.name for v in model.free_RVs] == ["intercept", "b_flag"]
+    assert [v.name for v in model.free_RVs] == ["intercept", "y_flag"]
 
 
 def test_identical_rows_collapse_into_binomial_cells():
@@ -330,15 +330,43 @@ def test_diagnostics_and_non_converged_warning(data, monkeypatch, fitted):
         "min_ess_bulk",
         "divergences",
         "converged",
+        "attempts",
         "at_fault",
     }
     assert diag["converged"] and diag["divergences"] == 0 and diag["at_fault"] == []
+    assert diag["attempts"] == 1
     monkeypatch.setattr(
         bayes, "_sample", lambda model, **kw: fake_sample(model, divergences=3, **kw)
     )
     with pytest.warns(BayesConvergenceWarning, match="3 divergences"):
         model = BayesianConversionModel(draws=400).fit(*data)
     assert model.diagnostics()["converged"] is False
+    assert model.diagnostics()["attempts"] == 2
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_an_unconverged_first_run_is_sampled_again_more_carefully(data, monkeypatch, retry):
+    runs = []
+
+    def diverges_once(model, **kw):
+        runs.append({k: kw[k] for k in ("tune", "draws", "target_accept")})
+        return fake_sample(model, divergences=2 if len(runs) == 1 else 0, **kw)
+
+    monkeypatch.setattr(bayes, "_sample", diverges_once)
+    estimator = BayesianConversionModel(draws=400, tune=300, retry=retry)
+    if retry:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", BayesConvergenceWarning)
+            estimator.fit(*data)
+        first, second = runs
+        assert second["tune"] == 2 * first["tune"] == 600
+        assert second["draws"] == first["draws"] == 400  # scoring cost unchanged
+        assert 1.0 - second["target_accept"] == pytest.approx((1.0 - first["target_accept"]) / 2)
+        assert estimator.diagnostics()["converged"] and estimator.diagnostics()["attempts"] == 2
+    else:
+        with pytest.warns(BayesConvergenceWarning, match="2 divergences"):
+            estimator.fit(*data)
+        assert len(runs) == 1 and estimator.diagnostics()["attempts"] == 1
 
 
 def test_non_converged_fit_names_the_field_at_fault(data, monkeypatch):

@@ -23,7 +23,7 @@ from crm_predict.models.bayes.density import (
     make_density,
 )
 from crm_predict.models.bayes.model import BayesianConversionModel
-from crm_predict.models.bayes.sampling import make_model
+from crm_predict.models.bayes.sampling import level_basis, make_model
 
 
 def every_kind(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -127,3 +127,17 @@ def test_softplus_and_sigmoid_are_exact_over_the_whole_range():
     _softplus_sigmoid(far, softplus[:2], prob[:2])
     np.testing.assert_allclose(softplus[:2], [0.0, 800.0], atol=1e-300)
     np.testing.assert_allclose(prob[:2], [0.0, 1.0], atol=1e-300)
+
+
+def test_level_basis_spans_the_effects_that_sum_to_zero_over_the_rows():
+    counts = np.array([5794.0, 51.0, 20.0, 118.0, 661.0])  # a dominant (missing) level
+    basis = level_basis(counts)
+    assert basis.shape == (5, 4)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(4), atol=1e-12)  # orthonormal
+    np.testing.assert_allclose(counts @ basis, 0.0, atol=1e-9)
+    # the dominant level's effect barely moves: it stays near the intercept
+    effects = basis @ np.random.default_rng(0).normal(0.0, 1.0, (4, 2000))
+    assert effects[0].std() < 0.2 * effects[2].std()
+    # equal counts: the plain zero-sum space (PyMC's ZeroSumNormal), in some rotation
+    equal = level_basis(np.ones(5))
+    np.testing.assert_allclose(equal @ equal.T, np.eye(5) - 1.0 / 5, atol=1e-12)

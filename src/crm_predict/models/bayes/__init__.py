@@ -9,6 +9,7 @@ from crm_predict.models.bayes.encoding import (
     level_spread_ratio,
 )
 from crm_predict.models.bayes.io import (
+    SavedPosterior,
     read_folder,
     read_model,
     write_folder,
@@ -35,6 +36,7 @@ from crm_predict.models.bayes.sampling import (
     centred_fields,
     check_settings,
     fixed_spread,
+    level_basis,
     make_model,
     merge_priors,
     posterior_names,
@@ -46,6 +48,7 @@ __all__ = [
     "CENTRED_MIN_RATIO",
     "DEFAULT_PRIORS",
     "SAMPLERS",
+    "SavedPosterior",
     "BayesConvergenceWarning",
     "BayesianConversionModel",
     "CellDensity",
@@ -60,6 +63,7 @@ __all__ = [
     "fixed_spread",
     "learn_encoding",
     "learn_target",
+    "level_basis",
     "level_spread_ratio",
     "make_density",
     "make_model",

@@ -9,21 +9,22 @@ compiled once per machine (numba's file cache), where the PyMC graph took 12–4
 compile per fit, and a gradient costs a fraction of the graph's (``benchmarks/bayes.py``).
 
 The unconstrained vector is laid out as PyMC's value variables are, in the model's order:
-``intercept``, then per field ``sigma_<t>_log__`` (learned spreads only) and
-``b_<t>_zerosum__`` / ``z_<t>_zerosum__`` (``n - 1`` values) or ``z_<t>`` (nested fields,
-``n`` values), then ``slope``; see :attr:`CellDensity.value_names`.
+``intercept``, then per field ``sigma_<t>_log__`` (learned spreads only) and the
+coordinates of its effects in :func:`~.sampling.level_basis`: ``y_<t>`` (fixed spread or
+centred) or ``z_<t>`` (non-centred), ``n - 1`` values; or ``z_<t>`` (nested fields, ``n``
+values); then ``slope``; see :attr:`CellDensity.value_names`.
 
 Examples
 --------
 >>> import numpy as np
 >>> enc = {"tokens_": {"source": "source"}, "levels_": {"source": ["event", "web"]},
-...        "slope_names_": [], "parents_": {}}
+...        "level_n_": {"source": [10, 10]}, "slope_names_": [], "parents_": {}}
 >>> cells = {"codes": {"source": np.array([0, 1])}, "Z": np.zeros((2, 0)),
 ...          "k": np.array([3.0, 5.0]), "n": np.array([10.0, 10.0])}
 >>> from crm_predict.models.bayes.sampling import merge_priors
 >>> density = make_density(cells, enc, {"source": True}, merge_priors(None))
 >>> density.value_names
-['intercept', 'b_source_zerosum__']
+['intercept', 'y_source']
 >>> logp, grad = density.logp_and_grad(np.zeros(density.ndim))
 >>> grad.shape
 (2,)
@@ -38,10 +39,10 @@ from typing import Any
 import numba
 import numpy as np
 
-from crm_predict.models.bayes.sampling import fixed_spread
+from crm_predict.models.bayes.sampling import fixed_spread, level_basis
 
-# How a field's effects are parameterised (see make_model): a fixed-spread ZeroSumNormal,
-# a centred one, a non-centred one (ZeroSumNormal offsets times the spread), offsets
+# How a field's effects are parameterised (see make_model): of fixed spread, centred,
+# non-centred (unit offsets times the spread), all three in the level basis; offsets
 # centred within each outer level (a nested field), or no effect (a single level).
 FIXED, CENTRED, NON_CENTRED, NESTED, NO_EFFECT = range(5)
 # Taylor coefficients of exp and of atanh's series, for _softplus_sigmoid.
@@ -64,6 +65,7 @@ class CellDensity:
     spec: np.ndarray
     scales: np.ndarray
     outer_of: np.ndarray
+    bases: np.ndarray
     priors: np.ndarray
     codes: np.ndarray
     Z: np.ndarray
@@ -83,6 +85,7 @@ class CellDensity:
             self.spec,
             self.scales,
             self.outer_of,
+            self.bases,
             self.priors,
             self.codes,
             self.Z,
@@ -97,11 +100,17 @@ class CellDensity:
         effects = np.empty(self.n_effects)
         sigmas = np.empty(len(self.tokens))
         _effects(
-            np.asarray(x, dtype=np.float64), self.spec, self.scales, self.outer_of, effects, sigmas
+            np.asarray(x, dtype=np.float64),
+            self.spec,
+            self.scales,
+            self.outer_of,
+            self.bases,
+            effects,
+            sigmas,
         )
         out = {"intercept": np.asarray(x[0])}
         for i, token in enumerate(self.tokens):
-            kind, n_levels, _, _, start, _ = self.spec[i]
+            kind, n_levels, _, _, start, _, _ = self.spec[i]
             out[f"sigma_{token}"] = np.asarray(sigmas[i])
             if kind != NO_EFFECT:
                 out[f"b_{token}"] = effects[start : start + n_levels].copy()
@@ -148,6 +157,8 @@ def make_density(
     """The compiled counterpart of :func:`~.sampling.make_model`, same arguments."""
     tokens, levels = encoding["tokens_"], encoding["levels_"]
     names, spec, scales, outer_of, columns = ["intercept"], [], [], [], []
+    bases: list[np.ndarray] = []
+    basis_at = 0
     offset, n_effects = 1, 0
     for field, token in tokens.items():
         prior = priors["interaction_sigma" if field in encoding["parents_"] else "group_sigma"]
@@ -165,9 +176,12 @@ def make_density(
             kind = NON_CENTRED if nested is None else NESTED
         size = {NO_EFFECT: 0, NESTED: n_levels}.get(kind, n_levels - 1)
         if size:
-            name = f"{'b' if kind in (FIXED, CENTRED) else 'z'}_{token}"
-            names.append(name if kind == NESTED else f"{name}_zerosum__")
-        spec.append([kind, n_levels, offset, sigma_at, n_effects, len(outer_of)])
+            names.append(f"{'y' if kind in (FIXED, CENTRED) else 'z'}_{token}")
+        spec.append([kind, n_levels, offset, sigma_at, n_effects, len(outer_of), basis_at])
+        if kind in (FIXED, CENTRED, NON_CENTRED):
+            basis = level_basis(np.asarray(encoding["level_n_"][field], dtype=np.float64))
+            bases.append(basis.ravel())
+            basis_at += basis.size
         scales.append(prior["sigma"])
         if kind == NESTED:
             outer_of.extend(int(o) for o in nested[1])
@@ -186,9 +200,10 @@ def make_density(
     return CellDensity(
         ndim=offset + Z.shape[1],
         value_names=names,
-        spec=np.asarray(spec, dtype=np.int64).reshape(-1, 6),
+        spec=np.asarray(spec, dtype=np.int64).reshape(-1, 7),
         scales=np.asarray(scales, dtype=np.float64),
         outer_of=np.asarray(outer_of, dtype=np.int64),
+        bases=np.concatenate(bases) if bases else np.zeros(0),
         priors=np.array(
             [
                 priors["intercept"]["mu"],
@@ -211,33 +226,10 @@ def make_density(
 
 
 @numba.njit(cache=True, nogil=True)
-def _zerosum(y: np.ndarray, out: np.ndarray) -> None:
-    """PyMC's ZeroSumTransform backward: ``n - 1`` free values to ``n`` summing to zero."""
-    n = out.shape[0]
-    total = y.sum()
-    root = np.sqrt(n)
-    norm = total / (root + n)
-    for i in range(n - 1):
-        out[i] = y[i] - norm
-    out[n - 1] = norm - total / root - norm
-
-
-@numba.njit(cache=True, nogil=True)
-def _zerosum_grad(g_out: np.ndarray, g_y: np.ndarray) -> None:
-    """Pull a gradient on the ``n`` zero-sum values back to the ``n - 1`` free ones."""
-    n = g_out.shape[0]
-    root = np.sqrt(n)
-    head = g_out[: n - 1].sum()
-    shift = head / (root + n) + g_out[n - 1] / root
-    for i in range(n - 1):
-        g_y[i] = g_out[i] - shift
-
-
-@numba.njit(cache=True, nogil=True)
-def _effects(x, spec, scales, outer_of, effects, sigmas) -> None:
+def _effects(x, spec, scales, outer_of, bases, effects, sigmas) -> None:
     """Every field's level effects (concatenated) and spread at ``x``."""
     for f in range(spec.shape[0]):
-        kind, n_lev, at, sig_at, start, outer_at = spec[f]
+        kind, n_lev, at, sig_at, start, outer_at, basis_at = spec[f]
         sigma = scales[f] if sig_at < 0 else np.exp(x[sig_at])
         sigmas[f] = sigma
         if kind == NO_EFFECT:
@@ -254,7 +246,8 @@ def _effects(x, spec, scales, outer_of, effects, sigmas) -> None:
             for i in range(n_lev):
                 b[i] = (z[i] - total[outer[i]] / max(count[outer[i]], 1.0)) * sigma
         else:
-            _zerosum(x[at : at + n_lev - 1], b)
+            basis = bases[basis_at : basis_at + n_lev * (n_lev - 1)].reshape(n_lev, n_lev - 1)
+            b[:] = basis @ np.ascontiguousarray(x[at : at + n_lev - 1])
             if kind == NON_CENTRED:
                 b *= sigma
 
@@ -351,11 +344,11 @@ def _likelihood(intercept, effects, slope, codes, Z, k, n, g_effects, g_slope):
 
 
 @numba.njit(cache=True, nogil=True)
-def _logp_and_grad(x, grad, spec, scales, outer_of, priors, codes, Z, k, n, n_effects):
+def _logp_and_grad(x, grad, spec, scales, outer_of, bases, priors, codes, Z, k, n, n_effects):
     """Log-density (priors, transforms' Jacobians, likelihood) at ``x``; fills ``grad``."""
     grad[:] = 0.0
     effects, sigmas = np.empty(n_effects), np.empty(spec.shape[0])
-    _effects(x, spec, scales, outer_of, effects, sigmas)
+    _effects(x, spec, scales, outer_of, bases, effects, sigmas)
     p = Z.shape[1]
     slope = x[x.shape[0] - p :]
     g_eff, g_slope = np.zeros(n_effects), np.zeros(p)
@@ -368,7 +361,7 @@ def _logp_and_grad(x, grad, spec, scales, outer_of, priors, codes, Z, k, n, n_ef
         logp += -0.5 * d * d
         grad[x.shape[0] - p + j] = g_slope[j] - d / slope_sd
     for f in range(spec.shape[0]):
-        kind, n_lev, at, sig_at, start, outer_at = spec[f]
+        kind, n_lev, at, sig_at, start, outer_at, basis_at = spec[f]
         sigma, scale = sigmas[f], scales[f]
         g_sigma = 0.0  # d logp / d sigma, chained to log sigma below
         g_b = g_eff[start : start + n_lev]
@@ -389,14 +382,15 @@ def _logp_and_grad(x, grad, spec, scales, outer_of, priors, codes, Z, k, n, n_ef
             y = x[at : at + n_lev - 1]
             g_y = grad[at : at + n_lev - 1]
             squares = (y * y).sum()
+            basis = bases[basis_at : basis_at + n_lev * (n_lev - 1)].reshape(n_lev, n_lev - 1)
             if kind == NON_CENTRED:
                 for i in range(n_lev):
                     g_sigma += g_b[i] * effects[start + i] / sigma
-                _zerosum_grad(g_b * sigma, g_y)
+                g_y[:] = basis.T @ (g_b * sigma)
                 logp += -0.5 * squares
                 g_y -= y
             else:
-                _zerosum_grad(g_b, g_y)
+                g_y[:] = basis.T @ np.ascontiguousarray(g_b)
                 logp += -0.5 * squares / sigma**2 - (n_lev - 1) * np.log(sigma)
                 g_y -= y / sigma**2
                 g_sigma += squares / sigma**3 - (n_lev - 1) / sigma

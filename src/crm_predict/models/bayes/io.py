@@ -4,7 +4,8 @@ A saved model is a folder: ``posterior.nc`` holds the posterior and sampler stat
 ArviZ netCDF, and ``model.json`` holds the estimator's parameters and fitted encoding with a
 format version. :func:`write_folder` writes it and :func:`read_folder` reads it back;
 :func:`write_model` and :func:`read_model` add the estimator's JSON round trip (tuples and
-arrays that JSON turns into lists).
+arrays that JSON turns into lists). :class:`SavedPosterior` gives the estimator ``save``,
+``load`` and pickling on top of them.
 
 Examples
 --------
@@ -23,10 +24,61 @@ from typing import Any
 import arviz as az
 import numpy as np
 import xarray as xr
+from sklearn.utils.validation import check_is_fitted
 
 POSTERIOR_FILE = "posterior.nc"
 META_FILE = "model.json"
 FORMAT_VERSION = 1
+
+
+class SavedPosterior:
+    """Persistence for an estimator with a posterior ``idata_``: folders and pickles.
+
+    The estimator lists its fitted attributes in ``_FITTED`` and rebuilds its scoring
+    draws with ``_posterior_draws()``; those draws are derived, so neither the folder nor a
+    pickle stores them.
+    """
+
+    _FITTED: tuple[str, ...] = ()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to a folder: ``posterior.nc`` (ArviZ) and ``model.json``.
+
+        Examples
+        --------
+        >>> model.save("models/bayes")  # doctest: +SKIP
+        """
+        check_is_fitted(self, "idata_")
+        fitted = {name: getattr(self, name) for name in self._FITTED}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = self.feature_names_in_
+        return write_model(path, self.idata_, self.get_params(), fitted)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Restore a model written by :meth:`save`; it predicts identically.
+
+        Examples
+        --------
+        >>> model = BayesianConversionModel.load("models/bayes")  # doctest: +SKIP
+        """
+        idata, params, fitted = read_model(path)
+        model = cls(**params)
+        for name, value in fitted.items():
+            setattr(model, name, value)
+        model.idata_ = idata
+        model._draws = model._posterior_draws()
+        return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_draws", None)  # derived from idata_; rebuilt on unpickling
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "idata_" in state:
+            self._draws = self._posterior_draws()
 
 
 def write_folder(path: str | Path, idata: az.InferenceData, meta: dict[str, Any]) -> Path:

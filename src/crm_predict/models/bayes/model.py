@@ -12,8 +12,9 @@ writes ArviZ netCDF plus JSON (:mod:`.bayes_io`). Rows are encoded by :mod:`.bay
 and the posterior is summarised by :mod:`.bayes_outputs`; this module is the estimator.
 
 Speed: rows with identical covariates are collapsed into binomial cells (exact), the
-binomial log-likelihood is written directly, group effects are centred ``ZeroSumNormal``
-where levels are data-rich, a field of four levels or fewer has a fixed spread instead of
+binomial log-likelihood is written directly, group effects sum to zero over the training
+rows (a dominant level stays near the intercept) and are centred where levels are
+data-rich, a field of four levels or fewer has a fixed spread instead of
 a learned one (no funnel), and nutpie samples a hand-written, compiled-once log-density
 (:mod:`.density`) with a low-rank-modified mass matrix.
 ``benchmarks/bayes.py`` measures each of these choices.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from crm_predict.models.bayes.encoding import (
     learn_encoding,
     learn_target,
 )
-from crm_predict.models.bayes.io import read_model, write_model
+from crm_predict.models.bayes.io import SavedPosterior
 from crm_predict.models.bayes.outputs import (
     PosteriorDraws,
     convergence,
@@ -66,22 +66,12 @@ from crm_predict.models.bayes.sampling import (
 # fit() looks ``_sample`` up here at call time, so unit tests can replace it (house rule 5).
 from crm_predict.models.bayes.sampling import sample as _sample
 
-_FITTED = (
-    *ENCODING,
-    "centred_",
-    "n_cells_",
-    "classes_",
-    "n_features_in_",
-    "fit_seconds_",
-    "diagnostics_",
-)
-
 
 class BayesConvergenceWarning(UserWarning):
     """The sampler did not converge: R-hat > 1.01, bulk ESS < 400 or divergences."""
 
 
-class BayesianConversionModel(ClassifierMixin, BaseEstimator):
+class BayesianConversionModel(SavedPosterior, ClassifierMixin, BaseEstimator):
     """Hierarchical logistic regression of lead conversion, sampled with NUTS.
 
     Parameters
@@ -112,6 +102,10 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Fit on each numeric's quantile-bin mean (this many bins) instead of its exact
         value, so that rows collapse into fewer binomial cells; scoring uses exact values.
         ``None`` (default) fits exact values. See :func:`.encoding.bin_numerics`.
+    retry : bool
+        When the chains did not converge, sample once more with twice the warm-up and a
+        target acceptance halfway to 1 (smaller steps, fewer divergences), keeping the
+        second run. Hard posteriors pay for it; the others sample once.
 
     Attributes
     ----------
@@ -128,7 +122,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Level effects are ``ZeroSumNormal`` per field; a field with at most
+    Level effects are normal with a learned spread per field, constrained to sum to zero
+    over the training rows (:func:`~crm_predict.models.bayes.sampling.level_basis`), so
+    the intercept is the average lead's log-odds; a field with at most
     :data:`~crm_predict.models.bayes.sampling.FIXED_SPREAD_MAX_LEVELS` levels has the
     fixed spread ``priors["group_sigma"]["sigma"]`` (its ``sigma_<field>`` is that
     constant) rather than a learned one. A missing value in a grouping field is
@@ -148,6 +144,16 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
     >>> model.segment_table()[["level", "rate", "rate_low", "rate_high"]]  # doctest: +SKIP
     """
 
+    _FITTED = (
+        *ENCODING,
+        "centred_",
+        "n_cells_",
+        "classes_",
+        "n_features_in_",
+        "fit_seconds_",
+        "diagnostics_",
+    )
+
     def __init__(
         self,
         categorical: list[str] | None = None,
@@ -162,6 +168,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         progressbar: bool = False,
         thin_width: float = 0.25,
         numeric_bins: int | None = None,
+        retry: bool = True,
     ) -> None:
         self.categorical = categorical
         self.numeric = numeric
@@ -175,6 +182,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         self.progressbar = progressbar
         self.thin_width = thin_width
         self.numeric_bins = numeric_bins
+        self.retry = retry
 
     # ------------------------------------------------------------------ build and fit
     def build_model(self, X: Any, y: Any) -> pm.Model:
@@ -196,8 +204,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> import pandas as pd
-        >>> X = pd.DataFrame({"source": pd.Categorical(["web", "referral", "event", "fair"] * 3)})
-        >>> model = BayesianConversionModel().build_model(X, [0, 1] * 6)
+        >>> sources = ["web", "referral", "event", "fair", "other"]
+        >>> X = pd.DataFrame({"source": pd.Categorical(sources * 3)})
+        >>> model = BayesianConversionModel().build_model(X, [0, 1, 1] * 5)
         >>> sorted(model.named_vars)  # sources barely differ: sampled non-centred (z_source)
         ['b_source', 'intercept', 'loglik', 'sigma_source', 'z_source']
         """
@@ -206,7 +215,9 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> BayesianConversionModel:
         """Build the model and sample its posterior with NUTS.
 
-        Warns with :class:`BayesConvergenceWarning` when the chains did not converge.
+        Samples a second time, more carefully, when the first run did not converge and
+        ``retry`` is set; warns with :class:`BayesConvergenceWarning` when the kept run did
+        not converge.
 
         Parameters
         ----------
@@ -227,20 +238,25 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         prepared = self._prepare(X, y)
         # nutpie samples the hand-written density (no graph to compile); PyMC its graph.
         model = make_density(*prepared) if self.sampler == "nutpie" else make_model(*prepared)
-        weak = not all(self.centred_.values())
-        idata = _sample(
-            model,
-            sampler=self.sampler,
-            target_accept=TARGET_ACCEPT_WEAK if weak else TARGET_ACCEPT,
-            draws=self.draws,
-            tune=self.tune,
-            chains=self.chains,
-            random_state=self.random_state,
-            progressbar=self.progressbar,
-        )
-        self.idata_ = trim_posterior(idata, self._encoding())
-        self.fit_seconds_ = time.perf_counter() - start
-        self.diagnostics_ = convergence(self.idata_, self.fit_seconds_, self.tokens_)
+        target = TARGET_ACCEPT if all(self.centred_.values()) else TARGET_ACCEPT_WEAK
+        for attempt in range(1, 3 if self.retry else 2):
+            idata = _sample(
+                model,
+                sampler=self.sampler,
+                target_accept=target,
+                draws=self.draws,
+                tune=self.tune * attempt,
+                chains=self.chains,
+                random_state=self.random_state,
+                progressbar=self.progressbar,
+            )
+            self.idata_ = trim_posterior(idata, self._encoding())
+            self.fit_seconds_ = time.perf_counter() - start
+            self.diagnostics_ = convergence(self.idata_, self.fit_seconds_, self.tokens_)
+            self.diagnostics_["attempts"] = attempt
+            if self.diagnostics_["converged"]:
+                break
+            target = (1.0 + target) / 2  # smaller steps: halves the distance to 1
         self._draws = self._posterior_draws()
         if not self.diagnostics_["converged"]:
             warnings.warn(
@@ -345,6 +361,7 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
 
     def diagnostics(self) -> dict[str, Any]:
         """Sampler health: ``fit_seconds, max_rhat, min_ess_bulk, divergences, converged``,
+        ``attempts`` (2 when the first run did not converge and ``retry`` sampled again),
         and ``at_fault``: the fields (numeric features, intercept) whose parameters have
         R-hat > 1.01 or bulk ESS < 400, each ``{"name", "rhat", "ess_bulk"}``, worst first.
 
@@ -355,46 +372,6 @@ class BayesianConversionModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "idata_")
         return dict(self.diagnostics_)
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to a folder: ``posterior.nc`` (ArviZ) and ``model.json``.
-
-        Examples
-        --------
-        >>> model.save("models/bayes")  # doctest: +SKIP
-        """
-        check_is_fitted(self, "idata_")
-        fitted = {name: getattr(self, name) for name in _FITTED}
-        if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = self.feature_names_in_
-        return write_model(path, self.idata_, self.get_params(), fitted)
-
-    @classmethod
-    def load(cls, path: str | Path) -> BayesianConversionModel:
-        """Restore a model written by :meth:`save`; it predicts identically.
-
-        Examples
-        --------
-        >>> model = BayesianConversionModel.load("models/bayes")  # doctest: +SKIP
-        """
-        idata, params, fitted = read_model(path)
-        model = cls(**params)
-        for name, value in fitted.items():
-            setattr(model, name, value)
-        model.idata_ = idata
-        model._draws = model._posterior_draws()
-        return model
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_draws", None)  # derived from idata_; rebuilt on unpickling
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if "idata_" in state:
-            self._draws = self._posterior_draws()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,8 +5,9 @@ This is the PyMC side of :class:`~crm_predict.models.bayes.model.BayesianConvers
 :func:`check_settings` and :func:`merge_priors` validate the sampler settings and priors,
 :func:`centred_fields` picks each field's parameterisation, and :func:`make_model` turns
 binomial cells (see :mod:`crm_predict.models.bayes.encoding`) into
-a PyMC model: an intercept, one ``ZeroSumNormal`` varying intercept per grouping field
-(centred where the data pin the levels, non-centred otherwise), slopes on the numeric
+a PyMC model: an intercept, one varying intercept per grouping field, its effects summing
+to zero over the training rows (:func:`level_basis`; centred where the data pin the
+levels, non-centred otherwise), slopes on the numeric
 features and a hand-written binomial log-likelihood. :func:`sample` runs NUTS on it with
 PyMC, or with nutpie on the same density written by hand
 (:func:`~crm_predict.models.bayes.density.make_density`); it is the only function that
@@ -17,12 +18,12 @@ Examples
 --------
 >>> import numpy as np
 >>> enc = {"tokens_": {"source": "source"}, "levels_": {"source": ["event", "web"]},
-...        "slope_names_": [], "parents_": {}}
+...        "level_n_": {"source": [10, 10]}, "slope_names_": [], "parents_": {}}
 >>> cells = {"codes": {"source": np.array([0, 1])}, "Z": np.zeros((2, 0)),
 ...          "k": np.array([3.0, 5.0]), "n": np.array([10.0, 10.0])}
 >>> model = make_model(cells, enc, {"source": True}, merge_priors(None))
 >>> sorted(model.named_vars)
-['b_source', 'intercept', 'loglik', 'sigma_source']
+['b_source', 'intercept', 'loglik', 'sigma_source', 'y_source']
 >>> posterior_names(enc["tokens_"], enc["levels_"], enc["slope_names_"])
 ['intercept', 'sigma_source', 'b_source']
 """
@@ -123,6 +124,24 @@ def fixed_spread(encoding: Mapping[str, Any], field: str) -> bool:
     return len(encoding["levels_"][field]) <= FIXED_SPREAD_MAX_LEVELS
 
 
+def level_basis(counts: np.ndarray) -> np.ndarray:
+    """Orthonormal basis, shape ``(n, n - 1)``, of the effects that sum to zero over the rows.
+
+    Effects ``b = basis @ y`` satisfy ``counts @ b = 0``: weighted by training rows, so a
+    dominant level (a ``(missing)`` with most rows) stays near the intercept and the
+    intercept is the average lead's log-odds. It is a Householder reflection that takes the
+    last axis to ``counts``'s direction; with equal counts it is PyMC's ``ZeroSumNormal``
+    up to a rotation. Orthonormal, so ``y ~ Normal(0, sigma)`` gives the effects the
+    zero-sum normal distribution of that hyperplane.
+    """
+    n = len(counts)
+    a = counts / np.linalg.norm(counts)
+    v = a.copy()
+    v[-1] -= 1.0
+    reflection = np.eye(n) - 2.0 * np.outer(v, v) / (v @ v)
+    return np.ascontiguousarray(reflection[:, : n - 1])
+
+
 def make_model(
     cells: dict[str, Any],
     encoding: dict[str, Any],
@@ -153,10 +172,12 @@ def make_model(
                 continue  # one level: its effect is the intercept's; sigma serves unseen levels
             dim = f"{token}_level"
             nested = encoding.get("nested_in_", {}).get(field)
-            if fixed:
-                effect = pm.ZeroSumNormal(f"b_{token}", sigma=prior["sigma"], dims=dim)
-            elif centred[field]:
-                effect = pm.ZeroSumNormal(f"b_{token}", sigma=sigma, dims=dim)
+            basis = level_basis(np.asarray(encoding["level_n_"][field], dtype=float))
+            free = len(levels[field]) - 1
+            if fixed or centred[field]:
+                spread = prior["sigma"] if fixed else sigma
+                values = pm.Normal(f"y_{token}", sigma=spread, shape=free)
+                effect = pm.Deterministic(f"b_{token}", pt.dot(basis, values), dims=dim)
             elif nested is not None:
                 # Within each outer level (country within region) the effects sum to zero,
                 # so the outer field alone carries the outer differences: no ridge between
@@ -170,8 +191,8 @@ def make_model(
                     f"b_{token}", (offset - outer_mean[outer_of]) * sigma, dims=dim
                 )
             else:
-                offset = pm.ZeroSumNormal(f"z_{token}", sigma=1.0, dims=dim)
-                effect = pm.Deterministic(f"b_{token}", offset * sigma, dims=dim)
+                offset = pm.Normal(f"z_{token}", shape=free)
+                effect = pm.Deterministic(f"b_{token}", pt.dot(basis, offset) * sigma, dims=dim)
             eta = eta + effect[cells["codes"][field]]
         if slope_names:
             slope = pm.Normal("slope", **priors["slope"], dims="feature")
