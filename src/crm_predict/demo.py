@@ -111,6 +111,7 @@ def run_demo(
     models = load_task_models(
         uris["registered_model_uri"],
         uris["tracking_uri"],
+        bayes_uri=uris.get("bayes_registered_model_uri"),
         timing_uri=uris.get("timing_registered_model_uri"),
         companions=False,
     )

@@ -56,7 +56,7 @@ def scored(trained, customers_csv, tmp_path_factory) -> pd.DataFrame:
 
 
 def test_churn_configs_train_the_timing_model_on_tenure(trained):
-    assert default_models(trained.config) == ("gbm", "timing")
+    assert default_models(trained.config) == ("gbm", "bayes", "timing")
     card = trained.timing.bundle.card
     assert card["clock"] == "tenure" and card["event"] == "churn"
     surv = churn_survival(trained.data, trained.config)
@@ -224,7 +224,7 @@ def _flat_churn_task(**churn):
 def test_a_flat_export_needs_no_dates_and_gets_a_retention_list(customers_csv, tmp_path):
     cfg = _flat_churn_task()
     assert cfg.churn_history is None
-    assert default_models(cfg) == ("gbm",)
+    assert default_models(cfg) == ("gbm", "bayes")
     result = train_task(cfg, quiet=True)
     labels = result.labels.dropna()
     assert len(labels) == N  # every customer is labelled by the flag, none set aside

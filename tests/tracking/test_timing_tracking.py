@@ -35,9 +35,9 @@ def store(tmp_path, monkeypatch):
 
 
 def test_train_fits_timing_when_the_config_has_time_columns(result):
-    assert default_models(result.config) == ("gbm", "timing")
+    assert default_models(result.config) == ("gbm", "bayes", "timing")
     no_time = synthetic_task(time={"as_of": "2025-01-01"})
-    assert default_models(no_time) == ("gbm",)
+    assert default_models(no_time) == ("gbm", "bayes")
     table = result.timing.comparison.set_index("model")
     assert list(table.index) == ["crm_predict", "Kaplan–Meier", "CoxPH"]
     assert table.loc["Kaplan–Meier", "c_index"] == pytest.approx(0.5)

@@ -148,21 +148,23 @@ def diagnostic_metrics(name: str, pipeline: Pipeline) -> dict[str, float]:
     if name != "bayes":
         return {}
     diag = pipeline[-1].diagnostics()
-    return {k: float(diag[k]) for k in ("max_rhat", "min_ess_bulk", "divergences")}
+    metrics = {k: float(diag[k]) for k in ("max_rhat", "min_ess_bulk", "divergences")}
+    return metrics | {"sampling_attempts": float(diag.get("attempts", 1))}
 
 
 def default_models(config: TaskConfig) -> tuple[str, ...]:
-    """The models ``crm-predict train`` fits when none are named: LightGBM, plus the
-    time-to-event model when the config has ``time.created`` and ``time.closed`` (or a
-    ``churn`` section with signup and churn dates: time to churn on tenure).
+    """The models ``crm-predict train`` fits when none are named: LightGBM and the
+    Bayesian model, plus the time-to-event model when the config has ``time.created`` and
+    ``time.closed`` (or a ``churn`` section with signup and churn dates: time to churn on
+    tenure). Both compete for champion with the logistic baseline.
 
     Examples
     --------
     >>> from crm_predict import load_config  # doctest: +SKIP
     >>> default_models(load_config("configs/leads_demo.yaml"))  # doctest: +SKIP
-    ('gbm', 'timing')
+    ('gbm', 'bayes', 'timing')
     """
     timed = bool(config.time.created and config.time.closed)
     # Churn with dates: the timing model runs on tenure (crm_predict.training.churn_timing).
     timed = timed or config.churn_history is not None
-    return ("gbm", "timing") if timed else ("gbm",)
+    return ("gbm", "bayes", "timing") if timed else ("gbm", "bayes")
