@@ -13,6 +13,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit, logit
 
 from crm_predict.data.synthetic.leads import make_leads
 from crm_predict.explain.contributions import contributions
@@ -128,12 +129,18 @@ def test_score_file_carries_the_registered_bayesian_interval(result, registry, t
     assert {"p_low", "p_high"}.isdisjoint(b.columns)
     assert list(a.columns[a.columns.get_loc("p_convert") :][:3]) == ["p_convert", "p_low", "p_high"]
     assert (a["p_low"] < a["p_high"]).all()
+    # the interval is around the probability written beside it (3 decimals in the CSV)
+    assert (a["p_low"] <= a["p_convert"] + 5e-4).all()
+    assert (a["p_convert"] <= a["p_high"] + 5e-4).all()
     pd.testing.assert_frame_equal(a.drop(columns=["p_low", "p_high"]), b)
-    raw = interval.score_rows(_model_rows(main, path))
-    expected = raw.set_index("lead_id")["p_low"]
-    np.testing.assert_allclose(  # the CSV rounds probabilities to 3 decimals
-        a.set_index("lead_id")["p_low"], expected[a["lead_id"].astype(str)], rtol=0, atol=5e-4
-    )
+    ids = a["lead_id"].astype(str)
+    raw = interval.score_rows(_model_rows(main, path)).set_index("lead_id").loc[ids]
+    p = main.score_rows(_model_rows(main, path)).set_index("lead_id").loc[ids, "p_convert"]
+    # each bound keeps its log-odds distance from the Bayesian model's own probability
+    for bound in ("p_low", "p_high"):
+        distance = logit(raw[bound].to_numpy()) - logit(raw["p_convert"].to_numpy())
+        expected = expit(logit(p.to_numpy()) + distance)
+        np.testing.assert_allclose(a[bound], expected, rtol=0, atol=5e-4)
 
 
 def test_task_models_load_once_with_their_registered_companions(

@@ -8,7 +8,9 @@ set aside the same rows and see the same joins, ages, touch aggregates and churn
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 from crm_predict.churn.retention import (
     add_retention,
@@ -197,9 +199,10 @@ class Scorer:
         if bayes is not None and "p_low" not in out.columns:
             pipe = bayes.pipeline  # the interval only: no reasons for this model
             bounds = pipe[-1].predict_interval(pipe[:-1].transform(frame))
+            low, high = interval_around(out["p_convert"].to_numpy(), bounds)
             at = out.columns.get_loc("p_convert") + 1
-            out.insert(at, "p_low", bounds["p_low"].to_numpy())
-            out.insert(at + 1, "p_high", bounds["p_high"].to_numpy())
+            out.insert(at, "p_low", low)
+            out.insert(at + 1, "p_high", high)
         spec = config.churn
         timing_frame = frame
         if spec is not None and self.customers is not None and spec.signup in self.customers:
@@ -224,3 +227,28 @@ class Scorer:
                 timing,
             )
         return out
+
+
+def interval_around(p: np.ndarray, bounds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The Bayesian model's interval of each lead, moved to be around the main model's ``p``.
+
+    Each bound keeps its log-odds distance from the Bayesian model's own mean
+    (``bounds``: ``p_mean, p_low, p_high`` of
+    :meth:`~crm_predict.models.bayes.model.BayesianConversionModel.predict_interval`),
+    measured from ``p`` instead: the interval says how sure the posterior is about a lead
+    like this one, and it contains the probability written beside it.
+
+    Examples
+    --------
+    >>> bounds = pd.DataFrame({"p_mean": [0.5], "p_low": [0.4], "p_high": [0.6]})
+    >>> low, high = interval_around(np.array([0.5]), bounds)
+    >>> float(low[0]), float(high[0])
+    (0.4, 0.6)
+    """
+    eps = 1e-9
+    p = np.clip(p, eps, 1 - eps)
+    mean, low, high = (
+        logit(np.clip(bounds[c].to_numpy(dtype=float), eps, 1 - eps))
+        for c in ("p_mean", "p_low", "p_high")
+    )
+    return expit(logit(p) + low - mean), expit(logit(p) + high - mean)
