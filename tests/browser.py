@@ -158,6 +158,7 @@ def open_page(
     page: str | Path,
     width: int = 1280,
     clip_height: int | None = None,
+    clip_from: str | None = None,
     binary: str | None = None,
     settle: float = 0.5,
     probe: str | None = None,
@@ -172,6 +173,8 @@ def open_page(
         Viewport width in CSS pixels.
     clip_height : int, optional
         Screenshot only this many pixels from the top (the whole page when None).
+    clip_from : str, optional
+        The id of an element: the screenshot starts at its top instead of the page's.
     binary : str, optional
         The browser (default: :func:`find_chromium`).
     settle : float
@@ -218,13 +221,22 @@ def open_page(
                 run.probe = result.get("value")
             metrics = cdp.send("Page.getLayoutMetrics", session=session)
             run.height = int(metrics["cssContentSize"]["height"])
-            height = run.height if clip_height is None else min(clip_height, run.height)
+            top = 0
+            if clip_from is not None:
+                where = f"document.getElementById({json.dumps(clip_from)}).offsetTop"
+                top = cdp.send(
+                    "Runtime.evaluate",
+                    {"expression": where, "returnByValue": True},
+                    session=session,
+                )["result"]["value"]
+            rest = run.height - top
+            height = rest if clip_height is None else min(clip_height, rest)
             shot = cdp.send(
                 "Page.captureScreenshot",
                 {
                     "format": "png",
                     "captureBeyondViewport": True,
-                    "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+                    "clip": {"x": 0, "y": top, "width": width, "height": height, "scale": 1},
                 },
                 session=session,
             )
@@ -264,11 +276,12 @@ def _record(event: dict, run: PageRun, urls: dict[str, str]) -> None:
 
 
 def main() -> None:
-    """``python -m tests.browser REPORT.html SCREENSHOT.png [HEIGHT] [WIDTH]``."""
+    """``python -m tests.browser REPORT.html SCREENSHOT.png [HEIGHT] [WIDTH] [SECTION_ID]``."""
     page, out = sys.argv[1], Path(sys.argv[2])
     height = int(sys.argv[3]) if len(sys.argv) > 3 else 1500
     width = int(sys.argv[4]) if len(sys.argv) > 4 else 1280
-    run = open_page(page, width=width, clip_height=height)
+    section = sys.argv[5] if len(sys.argv) > 5 else None
+    run = open_page(page, width=width, clip_height=height, clip_from=section)
     if run.errors or run.network_requests:
         sys.exit(f"errors: {run.errors}; network requests: {run.network_requests}")
     out.write_bytes(run.screenshot)

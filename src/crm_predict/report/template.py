@@ -177,7 +177,7 @@ Colour shows the field's value for numbers (blue low, red high); grey for catego
 {{ figure(figs.beeswarm) }}
 {% endif %}
 {% if figs.forest %}
-<h3>Conversion rate by segment (Bayesian model)</h3>
+<h3 id="bayes-segments">Conversion rate by segment (Bayesian model)</h3>
 <p class="note">Each level's rate with the other fields at average, and the range it is 90% likely to lie in.
 Hollow grey points are levels with thin data: too few leads for a firm number. The largest {{ forest_levels }} levels of each field are shown.</p>
 {{ figure(figs.forest) }}
