@@ -20,7 +20,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm_predict.exceptions import CRMPredictError
 
@@ -35,7 +38,7 @@ _SUFFIXES = {
     ".json": "json",
 }
 TEMP_PREFIXES = (".crm-predict-score-", ".crm-predict-report-")
-_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"], type=pa.large_string())
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -172,16 +175,23 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
         text = s.astype("object")
-        is_str = text.map(lambda v: isinstance(v, str))
+        values = text.to_numpy()
+        if pd.api.types.infer_dtype(values, skipna=True) == "string":
+            is_str = text.notna().to_numpy()
+        else:  # numbers, dates … among the text: only the str cells are looked at
+            is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
         if not is_str.any():
             continue
-        strs = text[is_str].astype(str)
-        risky = strs.str.contains(_FORMULA) & ~strs.str.match(_PLAIN_NUMBER)
-        if risky.any():
+        at = np.flatnonzero(is_str)
+        # Arrow reads every first character; Python's regexes see only the few suspects.
+        first = pc.utf8_slice_codeunits(pa.array(values[at], type=pa.large_string()), 0, 1)
+        suspect = pc.is_in(first, value_set=_FORMULA_STARTS).to_numpy(zero_copy_only=False)
+        risky = [i for i in at[suspect].tolist() if not _PLAIN_NUMBER.match(values[i])]
+        if risky:
             if out is frame:
                 out = frame.copy()
             fixed = text.copy()
-            fixed[risky[risky].index] = "'" + strs[risky]
+            fixed.iloc[risky] = ["'" + values[i] for i in risky]
             out[col] = fixed
     return out
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from crm_predict.data.files import atomic_path, neutralise_formulas
 from crm_predict.data.workbook import SheetWriter
 from crm_predict.exceptions import CRMPredictError
+from crm_predict.scoring._csvtext import csv_bytes
 from crm_predict.scoring._workers import Workers
 from crm_predict.scoring.layout import is_probability, rounded
 from crm_predict.scoring.scorer import Scorer
@@ -103,8 +104,7 @@ def format_block(
     part = neutralise_formulas(part) if escape else part
     if out_format == "excel":
         return part
-    text = part.to_csv(index=False, header=header)
-    return text.encode("utf-8-sig" if header and bom else "utf-8")
+    return csv_bytes(part, header=header, bom=header and bom)
 
 
 def rank_and_write(
