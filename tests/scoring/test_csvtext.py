@@ -82,3 +82,8 @@ def test_formula_escaping_reads_text_cells_only():
     assert got["str"].fillna("NA").tolist()[:4] == ["'=a", "NA", "b", "'-"]
     plain = pd.DataFrame({"a": ["x", "y"], "n": [-1.0, 2.0]})
     assert neutralise_formulas(plain) is plain
+
+
+def test_a_reason_value_column_with_no_value_is_left_blank():
+    frame = pd.DataFrame({"reason_for_1_field": ["", ""], "reason_for_1_value": [None, np.nan]})
+    assert rounded(frame)["reason_for_1_value"].isna().all()

@@ -191,7 +191,7 @@ def _plain_values(
     finite = np.isfinite(numbers)
     text = np.empty(len(uniques), dtype=object)
     text[finite] = number_text(numbers[finite])
-    number = (codes >= 0) & finite[codes]
+    number = np.append(finite, False)[codes]  # code -1, a blank: last
     if field in scored.columns:
         number &= ~scored[field].isin(list(text_fields)).to_numpy()
     out = values.astype(object).to_numpy(copy=True)
