@@ -56,6 +56,13 @@ class Contributions:
     p_base: np.ndarray
 
 
+def _add_columns(out: np.ndarray, to: list[int], columns: np.ndarray) -> None:
+    """``out[:, to[j]] += columns[:, j]`` for each j in order: ``np.add.at`` on the
+    transposes, the same sums in the same order, a column at a time instead of a cell."""
+    for j, k in enumerate(to):
+        out[:, k] += columns[:, j]
+
+
 def _model_input(
     pipeline: Pipeline, frame: pd.DataFrame, features: pd.DataFrame | None
 ) -> pd.DataFrame:
@@ -87,7 +94,7 @@ def _linear_parts(
     features = list(dict.fromkeys(owners))
     index = {f: i for i, f in enumerate(features)}
     grouped = np.zeros((len(X), len(features)))
-    np.add.at(grouped.T, [index[o] for o in owners], per_column.T)
+    _add_columns(grouped, [index[o] for o in owners], per_column)
     base_value = np.full(len(X), float(logreg.intercept_[0] + coef @ mean))
     return grouped, base_value, features
 
@@ -123,11 +130,11 @@ def field_contributions(
     if blend.weight < 1:
         groups = [field_of(f) for f in X.columns]
         tree, tree_base, names = blend_ensemble(blend).contributions(X, groups=groups)
-        np.add.at(log_odds.T, [position[g] for g in names], tree.T)
+        _add_columns(log_odds, [position[g] for g in names], tree)
         base_log_odds += tree_base
     if blend.weight > 0:
         linear, linear_base, owners = _linear_parts(blend.linear, blend.linear_mean, X)
-        np.add.at(log_odds.T, [position[field_of(o)] for o in owners], blend.weight * linear.T)
+        _add_columns(log_odds, [position[field_of(o)] for o in owners], blend.weight * linear)
         base_log_odds += blend.weight * linear_base
     raw = log_odds.sum(axis=1)
     p = model.calibrate(base_log_odds + raw)  # exact shares: no second pass over the model
@@ -164,7 +171,7 @@ def linear_contributions(
     position = {f: i for i, f in enumerate(fields)}
     log_odds = np.zeros((len(X), len(fields)))
     linear, base, owners = _linear_parts(model.linear_, model.linear_mean_, X)
-    np.add.at(log_odds.T, [position[field_of(o)] for o in owners], linear.T)
+    _add_columns(log_odds, [position[field_of(o)] for o in owners], linear)
     raw = log_odds.sum(axis=1)
     p, p_base = expit(base + raw), expit(base)
     scale = np.divide(p - p_base, raw, out=np.zeros_like(raw), where=np.abs(raw) > 1e-12)
@@ -212,7 +219,7 @@ def bayes_contributions(
     owners = [field_of(c) for c in terms.columns]
     fields = list(dict.fromkeys(owners))
     log_odds = np.zeros((len(X), len(fields)))
-    np.add.at(log_odds.T, [fields.index(o) for o in owners], terms.to_numpy().T)
+    _add_columns(log_odds, [fields.index(o) for o in owners], terms.to_numpy())
     p = model.predict_proba(X)[:, 1] if p is None else np.asarray(p, dtype=float)
     base = np.full(len(X), intercept)
     p_base = 1.0 / (1.0 + np.exp(-base))

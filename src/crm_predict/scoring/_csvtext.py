@@ -69,6 +69,8 @@ def _cells(column: pd.Series) -> pa.Array:
             uniques = uniques.view(values.dtype)
         text = pa.array(np.append(uniques.astype(str), ""), type=_TEXT)
         return text.take(pa.array(np.where(missing, len(uniques), codes)))
+    if isinstance(column.dtype, pd.StringDtype):
+        return pc.fill_null(pa.array(column.array, type=_TEXT), "")
     objects = np.array(column.array.astype(object), dtype=object)
     missing = pd.isna(objects)
     objects[missing] = ""
