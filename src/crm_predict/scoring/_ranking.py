@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crm_predict.data.files import atomic_path, neutralise_formulas
@@ -30,6 +31,8 @@ from crm_predict.scoring.scorer import Scorer
 EXCEL_ROWS = 1_048_575
 OPEN_FILES = 64
 """Block files written at once while dealing the spill (file handles and their buffers)."""
+FORMAT_ROWS = 10_000
+"""Rows of a block of ranks turned into CSV text at a time."""
 _COPY = 1 << 20
 """Bytes a CSV block is copied into the output at a time."""
 
@@ -43,7 +46,8 @@ def ranks(spill: list[Path], by: str) -> np.ndarray:
         [pq.read_table(path, columns=[by]).column(0).to_numpy() for path in spill]
     ).astype(float)
     p[np.isnan(p)] = -np.inf
-    order = np.argsort(-p, kind="stable")
+    np.negative(p, out=p)  # in place: one copy of the column at a time
+    order = np.argsort(p, kind="stable")
     del p
     rank = np.empty(len(order), dtype=np.int32 if len(order) < 2**31 else np.int64)
     rank[order] = np.arange(1, len(order) + 1, dtype=rank.dtype)
@@ -86,6 +90,7 @@ def rank_blocks(spill: list[Path], rank: np.ndarray, folder: Path, block: int) -
                 writers[b].write_table(table.filter(pa.array(bucket == b)))
         for writer in writers.values():
             writer.close()
+        pa.default_memory_pool().release_unused()  # the pass's row groups, freed
         for b in sorted(writers):
             yield folder / f"ranks_{b}.parquet"
 
@@ -108,17 +113,24 @@ def format_block(
     mark when ``header`` and ``bom``), exactly what ``DataFrame.to_csv`` writes, and the
     path of that file is returned: the text never travels back to the main process.
     """
-    part = pq.read_table(path).to_pandas()
+    table = pq.read_table(path)
     path.unlink()
-    part = part.sort_values("rank", kind="stable").reset_index(drop=True)
-    if out_format == "parquet":
-        return pa.Table.from_pandas(part, preserve_index=False)
-    part = rounded(part, text_fields)
-    part = neutralise_formulas(part) if escape else part
-    if out_format == "excel":
-        return part
+    table = table.take(pc.sort_indices(table, [("rank", "ascending")]))
+    if out_format != "csv":
+        part = table.to_pandas()
+        if out_format == "parquet":
+            return pa.Table.from_pandas(part, preserve_index=False)
+        part = rounded(part, text_fields)
+        return neutralise_formulas(part) if escape else part
     text = path.with_suffix(".csv")
-    text.write_bytes(csv_bytes(part, header=header, bom=header and bom))
+    with open(text, "wb") as fh:
+        # A slice at a time: the block's frame, its copies and its text stay small.
+        for at in range(0, table.num_rows, FORMAT_ROWS):
+            part = table.slice(at, FORMAT_ROWS).to_pandas()
+            part = rounded(part, text_fields)
+            part = neutralise_formulas(part) if escape else part
+            first = header and at == 0
+            fh.write(csv_bytes(part, header=first, bom=first and bom))
     return text
 
 
