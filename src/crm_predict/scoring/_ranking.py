@@ -1,7 +1,7 @@
 """The ranking pass of batch scoring: rank the spilled rows, write them in rank order.
 
 The spill is every scored row in input order, in Parquet files the workers wrote (one per
-share of a chunk). The rows are dealt into one Parquet file per block of ranks (1…block,
+share of a chunk). The rows are dealt into one Arrow stream file per block of ranks (1…block,
 block+1…2·block, …), at most :data:`OPEN_FILES` files open at a time (more blocks take
 more reads of the spill), then each block is read, sorted and formatted alone on a worker,
 which writes a CSV block to a file of its own: memory holds a few blocks and the ranks
@@ -33,6 +33,9 @@ OPEN_FILES = 64
 """Block files written at once while dealing the spill (file handles and their buffers)."""
 FORMAT_ROWS = 10_000
 """Rows of a block of ranks turned into CSV text at a time."""
+_BLOCK_FILE = pa.ipc.IpcWriteOptions(compression="lz4")
+"""Block files are Arrow streams: a Parquet writer keeps every row group's metadata until
+it closes (a block gets a row group from each spill file: memory grew with the list)."""
 _COPY = 1 << 20
 """Bytes a CSV block is copied into the output at a time."""
 
@@ -60,8 +63,8 @@ def rank_blocks(spill: list[Path], rank: np.ndarray, folder: Path, block: int) -
     Yields
     ------
     Path
-        The Parquet file of ranks ``b·block + 1 … (b+1)·block``, for b = 0, 1, …; its rows
-        are in input order (:func:`format_block` sorts them).
+        The Arrow stream file of ranks ``b·block + 1 … (b+1)·block``, for b = 0, 1, …; its
+        rows are in input order (:func:`format_block` sorts them).
     """
     n = len(rank)
     schema = pq.read_schema(spill[0])
@@ -70,7 +73,7 @@ def rank_blocks(spill: list[Path], rank: np.ndarray, folder: Path, block: int) -
     n_blocks = -(-n // block)
     for first in range(0, n_blocks, OPEN_FILES):
         last = min(first + OPEN_FILES, n_blocks)
-        writers: dict[int, pq.ParquetWriter] = {}
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         offset = 0
         for path, size in zip(spill, sizes, strict=True):
             rows = rank[offset : offset + size].astype(np.int64)
@@ -85,14 +88,14 @@ def rank_blocks(spill: list[Path], rank: np.ndarray, folder: Path, block: int) -
             table = table.add_column(at + 1, "percentile", pa.array(percentile))
             for b in np.unique(bucket[here]).tolist():
                 if b not in writers:
-                    out = folder / f"ranks_{b}.parquet"
-                    writers[b] = pq.ParquetWriter(out, table.schema, write_statistics=False)
+                    out = folder / f"ranks_{b}.arrows"
+                    writers[b] = pa.ipc.new_stream(out, table.schema, options=_BLOCK_FILE)
                 writers[b].write_table(table.filter(pa.array(bucket == b)))
         for writer in writers.values():
             writer.close()
         pa.default_memory_pool().release_unused()  # the pass's row groups, freed
         for b in sorted(writers):
-            yield folder / f"ranks_{b}.parquet"
+            yield folder / f"ranks_{b}.arrows"
 
 
 def format_block(
@@ -113,7 +116,8 @@ def format_block(
     mark when ``header`` and ``bom``), exactly what ``DataFrame.to_csv`` writes, and the
     path of that file is returned: the text never travels back to the main process.
     """
-    table = pq.read_table(path)
+    with pa.ipc.open_stream(path) as reader:
+        table = reader.read_all()
     path.unlink()
     table = table.take(pc.sort_indices(table, [("rank", "ascending")]))
     if out_format != "csv":

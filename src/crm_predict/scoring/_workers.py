@@ -128,7 +128,8 @@ class Workers:
     Examples
     --------
     >>> with Workers(2, scorer) as pool:  # doctest: +SKIP
-    ...     tables = list(pool.map(score_part, parts))
+    ...     for _ in pool.map(score_part, parts):  # each task writes its spill file
+    ...         pass
     """
 
     def __init__(

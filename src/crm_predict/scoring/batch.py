@@ -1,13 +1,13 @@
 """Batch scoring: stream a lead list through a model, rank it, write it atomically.
 
 Pass one reads the input in chunks, sets aside rows that cannot be scored (with the
-reason), scores the rest with reasons and spills them to a temporary Parquet file. Pass two
-ranks the whole list, deals the rows into blocks of ranks (memory holds a few blocks) and
-writes them in rank order to a temporary file that is renamed at the end
-(:mod:`crm_predict.scoring._ranking`), so an interrupted run never leaves a half-written
-score list. Scoring and formatting run on worker processes
-(:mod:`crm_predict.scoring._workers`), in order: the same input, model and ``as_of`` give
-byte-identical output with any number of workers.
+reason), scores the rest with reasons and spills them to temporary Parquet files (one per
+share of a chunk, written by the process that scored it). Pass two ranks the whole list,
+deals the rows into blocks of ranks (memory holds a few blocks) and writes them in rank
+order to a temporary file that is renamed at the end (:mod:`crm_predict.scoring._ranking`),
+so an interrupted run never leaves a half-written score list. Scoring and formatting run on
+worker processes (:mod:`crm_predict.scoring._workers`), in order: the same input, model and
+``as_of`` give byte-identical output with any number of workers.
 """
 
 from __future__ import annotations
