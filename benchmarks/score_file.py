@@ -9,7 +9,9 @@ by chunk), then scores it in a fresh process with the same code as ``crm-predict
 process's peak RSS. ``--workers 1,2`` scores the same list once per number of worker
 processes (``score --workers``), and also reports the peak of the main process and its
 workers together (their RSS and their PSS summed, sampled every 0.2 s from ``/proc``, so
-Linux only) and the output's SHA-256, which must be the same for every number. Prints a
+Linux only), the CPU seconds of the main process and its workers together (user + system:
+on a shared machine they say more than the wall seconds), the load average before and
+after, and the output's SHA-256, which must be the same for every number. Prints a
 markdown table.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import pickle
 import resource
 import subprocess
@@ -31,7 +34,6 @@ import numpy as np
 
 from crm_predict.config import load_config
 from crm_predict.data.synthetic.leads import AS_OF, make_leads
-from crm_predict.training.train import train_task
 
 CHUNK = 250_000
 
@@ -58,8 +60,17 @@ def worker(bundle_path: str, leads: str, output: str, workers: str) -> None:
         bundle, output, as_of=AS_OF, source=leads, chunksize=50_000, workers=int(workers)
     )
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": summary.rows_scored, "seconds": seconds, "peak_mib": peak}))
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime  # workers once ended
+    peak = me.ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"rows": summary.rows_scored, "seconds": seconds, "peak_mib": peak, "cpu_s": cpu}
+        )
+    )
 
 
 def _tree_memory(pid: int) -> tuple[int, int]:
@@ -101,6 +112,7 @@ def score_in_child(bundle: Path, leads: Path, output: Path, workers: int) -> dic
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
+    load = os.getloadavg()[0]
     sampler.start()
     out, err = child.communicate()
     sampler.join()
@@ -109,6 +121,7 @@ def score_in_child(bundle: Path, leads: Path, output: Path, workers: int) -> dic
     r = json.loads(out.strip().splitlines()[-1])
     r["tree_mib"], r["tree_pss_mib"] = peak[0] / 2**20, peak[1] / 2**20
     r["sha256"] = hashlib.sha256(output.read_bytes()).hexdigest()
+    r["load"] = f"{load:.1f} → {os.getloadavg()[0]:.1f}"
     return r
 
 
@@ -122,6 +135,10 @@ def main() -> None:
     if args.worker:
         worker(*args.worker)
         return
+    # Here, not at the top: each scoring worker imports this script, and should hold what
+    # a worker of `crm-predict score` holds, not the training stack.
+    from crm_predict.training.train import train_task
+
     config = load_config("configs/leads_demo.yaml").model_copy(update={"activities": None})
     bundle = train_task(config, quiet=True).models["gbm"].bundle
     rows = []
@@ -139,15 +156,15 @@ def main() -> None:
             output.unlink()
             rows.append((n, r))
     print(
-        "| rows | CSV MiB | workers | seconds | rows/s | peak RSS MiB (main) | "
+        "| rows | CSV MiB | workers | seconds | rows/s | cpu s | load avg | peak RSS MiB (main) | "
         "main + workers: peak RSS MiB, summed | peak PSS MiB, summed | output SHA-256 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, r in rows:
         print(
             f"| {r['rows']:,} | {mib:,.0f} | {n} | {r['seconds']:.0f} | "
-            f"{r['rows'] / r['seconds']:,.0f} | {r['peak_mib']:,.0f} | {r['tree_mib']:,.0f} | "
-            f"{r['tree_pss_mib']:,.0f} | "
+            f"{r['rows'] / r['seconds']:,.0f} | {r['cpu_s']:.0f} | {r['load']} | "
+            f"{r['peak_mib']:,.0f} | {r['tree_mib']:,.0f} | {r['tree_pss_mib']:,.0f} | "
             f"`{r['sha256'][:16]}` |"
         )
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import typer.main
@@ -185,3 +186,28 @@ def test_piped_demo_is_quiet_ends_with_the_headline_and_never_wraps(tmp_path):
     for name in ("leads.csv", "activities.csv", "leads_demo.yaml", "metrics.json", "scored.csv"):
         assert (out / name).is_file()
     assert json.loads((out / "metrics.json").read_text())["gbm"]["roc_auc"] > 0.6
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_score_quiet_prints_nothing(quiet, tmp_path, monkeypatch):
+    import crm_predict.scoring.batch as batch
+    import crm_predict.tracking as tracking
+    from crm_predict.config import load_config
+
+    models = SimpleNamespace(
+        config=load_config(DEMO_CONFIG),
+        sources={"timing": "models:/leads_demo-timing@champion", "bayes": "models:/b@c"},
+    )
+    monkeypatch.setattr(tracking, "load_task_models", lambda *a, **k: models)
+    output = tmp_path / "scored.csv"
+    summary = batch.ScoreSummary(3, 3, 0, output, None, 0.5)
+    monkeypatch.setattr(batch, "score_leads", lambda *a, **k: summary)
+    (tmp_path / "leads.csv").write_text("lead_id\nL1\n")
+    argv = ["score", "--model", "m", "--input", str(tmp_path / "leads.csv")]
+    argv += ["--output", str(output), "--as-of", "2025-01-01"]
+    result = runner.invoke(app, argv + (["--quiet"] if quiet else []))
+    assert result.exit_code == 0, result.output
+    if quiet:
+        assert result.output == ""
+    else:
+        assert "horizon columns from" in result.output and "scored 3 of 3" in result.output

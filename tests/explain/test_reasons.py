@@ -206,3 +206,13 @@ def test_each_sentence_is_what_describe_says_for_its_row():
                 assert out[f"reason_{kind}_{k}"].iat[i] == rates.describe(name, value, c)
     assert out["reason_for_1"].iat[1] == "Employees is not recorded: +2.0 pts"
     assert out["reason_against_1"].iat[1].startswith("Touch mix: mostly call (80%): −5.0 pts")
+
+
+def test_strengths_are_formatted_as_percent_format_does():
+    from crm_predict.explain._words import _one_decimal
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate(
+        [rng.random(100_000) * 40, np.arange(0, 2000) / 20, [0.0, 0.05, 0.15, 0.25, np.nan, 1e12]]
+    )
+    assert _one_decimal(values).tolist() == [f"{v:.1f}" for v in values.tolist()]

@@ -238,7 +238,12 @@ def score(
             "(Müller, not MÃ¼ller); --no-excel-bom for a pipeline whose reader keeps it."
         ),
     ] = True,
-    quiet: Quiet = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print nothing on success: no progress bar, no summary."
+        ),
+    ] = False,
 ) -> None:
     """Score a lead list: probability, interval, grade, rank and reasons for every lead."""
     from crm_predict.data.files import check_output
@@ -269,6 +274,8 @@ def score(
             excel_bom=excel_bom,
             workers=workers,
         )
+    if quiet:  # a cron job's log: the file and the exit code say it all
+        return
     if "timing" in models.sources:
         console.print(f"horizon columns from {models.sources['timing']}")
     if "bayes" in models.sources:

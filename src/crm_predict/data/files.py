@@ -20,7 +20,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm_predict.exceptions import CRMPredictError
 
@@ -35,7 +38,7 @@ _SUFFIXES = {
     ".json": "json",
 }
 TEMP_PREFIXES = (".crm-predict-score-", ".crm-predict-report-")
-_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"], type=pa.large_string())
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -171,19 +174,36 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         s = frame[col]
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
-        text = s.astype("object")
-        is_str = text.map(lambda v: isinstance(v, str))
-        if not is_str.any():
+        # Arrow reads every first character; Python's regexes see only the few suspects.
+        at, cells = _text_cells(s)
+        if not len(at):
             continue
-        strs = text[is_str].astype(str)
-        risky = strs.str.contains(_FORMULA) & ~strs.str.match(_PLAIN_NUMBER)
-        if risky.any():
+        first = pc.utf8_slice_codeunits(cells, 0, 1)
+        suspect = at[pc.is_in(first, value_set=_FORMULA_STARTS).to_numpy(zero_copy_only=False)]
+        if not len(suspect):
+            continue
+        text = s.astype("object")
+        risky = [i for i in suspect.tolist() if not _PLAIN_NUMBER.match(text.iat[i])]
+        if risky:
             if out is frame:
                 out = frame.copy()
             fixed = text.copy()
-            fixed[risky[risky].index] = "'" + strs[risky]
+            fixed.iloc[risky] = ["'" + text.iat[i] for i in risky]
             out[col] = fixed
     return out
+
+
+def _text_cells(column: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """The positions of a column's text cells (``str``), and those cells as Arrow text."""
+    if isinstance(column.dtype, pd.StringDtype):  # Arrow already: no object per cell
+        cells = pa.array(column.array, type=pa.large_string())
+        return np.flatnonzero(column.notna().to_numpy()), cells.drop_null()
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        at = np.flatnonzero(column.notna().to_numpy())
+    else:  # numbers, dates … among the text: only the str cells are looked at
+        at = np.flatnonzero([isinstance(v, str) for v in values])
+    return at, pa.array(values[at], type=pa.large_string())
 
 
 def _same_file(a: Path, b: Path) -> bool:

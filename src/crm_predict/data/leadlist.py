@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm_predict.config import TaskConfig
 from crm_predict.data import schema
@@ -203,16 +205,49 @@ def not_a_lead(chunk: pd.DataFrame, id_col: str) -> pd.Series:
     reasons = pd.Series("", index=chunk.index, dtype=object)
     if chunk.empty:
         return reasons
-    text = chunk.astype("object")
-    filled = text.notna().sum(axis=1)
-    first = text.bfill(axis=1).iloc[:, 0].fillna("").astype(str)
+    filled = chunk.notna().sum(axis=1).to_numpy()
+    first = chunk.iloc[:, 0].astype("object")
+    blank = first.isna().to_numpy()
+    if blank.any():  # the first filled cell of a row whose first cell is blank
+        first[blank] = chunk[blank].astype("object").bfill(axis=1).iloc[:, 0]
+    first = first.fillna("").astype(str)
     ids = chunk[id_col]
-    total = first.str.match(_TOTAL) | ids.fillna("").astype(str).str.match(_TOTAL)
-    footer = first.str.contains(_FOOTER) & (filled <= max(2, chunk.shape[1] // 2))
+    total = _totals(first) | _totals(ids.fillna("").astype(str))
+    footer = filled <= max(2, chunk.shape[1] // 2)  # a footer fills few cells
+    footer[footer] = first[footer].str.contains(_FOOTER).to_numpy(dtype=bool)
     reasons[ids.isna()] = f"missing {id_col}"
     reasons[footer] = [f"not a lead: a report footer ({v[:40]!r})" for v in first[footer]]
     reasons[total] = [f"not a lead: a total row ({v[:40]!r})" for v in first[total]]
     return reasons
+
+
+def _totals(text: pd.Series) -> np.ndarray:
+    """Where ``text`` reads as a total row (:data:`_TOTAL`).
+
+    Python's regex reads only the cells that could match: with "tot" or "sum" in any case,
+    or with a character beyond ASCII (which a case-blind match may fold to one).
+    """
+    values = text.to_numpy(dtype=object)
+    cells = pa.array(values, type=pa.large_string())
+    maybe = pc.or_(
+        pc.or_(
+            pc.match_substring(cells, "tot", ignore_case=True),
+            pc.match_substring(cells, "sum", ignore_case=True),
+        ),
+        pc.invert(pc.string_is_ascii(cells)),
+    )
+    at = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    hit = np.zeros(len(values), dtype=bool)
+    hit[at] = [_TOTAL.match(v) is not None for v in values[at]]
+    return hit
+
+
+def _not_numbers(raw: pd.Series) -> np.ndarray:
+    """Where a filled cell is not a finite number (:func:`schema.to_numbers`'s ``bad``),
+    each distinct value parsed once."""
+    codes, uniques = pd.factorize(raw.to_numpy(dtype=object))
+    _, bad = schema.to_numbers(pd.Series(uniques, dtype=object))
+    return np.append(bad.to_numpy(dtype=bool), False)[codes]  # code -1, a blank: last
 
 
 class _SeenIds:
@@ -260,10 +295,10 @@ class RowChecker:
         reasons[dup] = f"duplicate {id_col}"
         self.seen.add(hashed[lead])
         parsed = chunk.copy()
-        for col in self.numeric:
+        for col in dict.fromkeys(self.numeric):
             if col in chunk.columns:
                 raw = schema.clean_text(chunk[[col]], config.missing_values)[col]
-                bad = schema.to_numbers(raw)[1] & (reasons == "")
+                bad = _not_numbers(raw) & (reasons == "").to_numpy()
                 reasons[bad] = [f"{col}: {v!r} is not a number" for v in raw[bad]]
         for col in self.dates:
             if col not in chunk.columns:

@@ -56,6 +56,20 @@ class Contributions:
     p_base: np.ndarray
 
 
+def _add_columns(out: np.ndarray, to: list[int], columns: np.ndarray) -> None:
+    """``out[:, to[j]] += columns[:, j]`` for each j in order: ``np.add.at`` on the
+    transposes, the same sums in the same order, a column at a time instead of a cell."""
+    for j, k in enumerate(to):
+        out[:, k] += columns[:, j]
+
+
+def _model_input(
+    pipeline: Pipeline, frame: pd.DataFrame, features: pd.DataFrame | None
+) -> pd.DataFrame:
+    """What the model reads: ``features`` when given, else the pipeline's steps on ``frame``."""
+    return pipeline[:-1].transform(frame) if features is None else features
+
+
 def _linear_parts(
     base: Pipeline, mean: np.ndarray, X: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -80,12 +94,14 @@ def _linear_parts(
     features = list(dict.fromkeys(owners))
     index = {f: i for i, f in enumerate(features)}
     grouped = np.zeros((len(X), len(features)))
-    np.add.at(grouped.T, [index[o] for o in owners], per_column.T)
+    _add_columns(grouped, [index[o] for o in owners], per_column)
     base_value = np.full(len(X), float(logreg.intercept_[0] + coef @ mean))
     return grouped, base_value, features
 
 
-def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+def field_contributions(
+    pipeline: Pipeline, frame: pd.DataFrame, features: pd.DataFrame | None = None
+) -> Contributions:
     """Exact per-field contributions of a trained crm_predict LightGBM pipeline.
 
     The model's log-odds are ``weight`` × the logistic regression + (1 − ``weight``) × the
@@ -97,6 +113,8 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
         ``clean`` → ``features`` → :class:`CalibratedLGBM`.
     frame : DataFrame
         Raw rows, as for ``pipeline.predict_proba``.
+    features : DataFrame, optional
+        ``pipeline[:-1].transform(frame)`` when the caller has it already.
 
     Returns
     -------
@@ -104,20 +122,19 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     """
     model: CalibratedLGBM = pipeline[-1]
     blend = model.model_
-    X = pipeline[:-1].transform(frame)
-    features = list(X.columns)
-    fields = list(dict.fromkeys(field_of(f) for f in features))
+    X = _model_input(pipeline, frame, features)
+    fields = list(dict.fromkeys(field_of(f) for f in X.columns))
     position = {f: i for i, f in enumerate(fields)}
     log_odds = np.zeros((len(X), len(fields)))
     base_log_odds = np.zeros(len(X))
     if blend.weight < 1:
-        groups = [field_of(f) for f in features]
+        groups = [field_of(f) for f in X.columns]
         tree, tree_base, names = blend_ensemble(blend).contributions(X, groups=groups)
-        np.add.at(log_odds.T, [position[g] for g in names], tree.T)
+        _add_columns(log_odds, [position[g] for g in names], tree)
         base_log_odds += tree_base
     if blend.weight > 0:
         linear, linear_base, owners = _linear_parts(blend.linear, blend.linear_mean, X)
-        np.add.at(log_odds.T, [position[field_of(o)] for o in owners], blend.weight * linear.T)
+        _add_columns(log_odds, [position[field_of(o)] for o in owners], blend.weight * linear)
         base_log_odds += blend.weight * linear_base
     raw = log_odds.sum(axis=1)
     p = model.calibrate(base_log_odds + raw)  # exact shares: no second pass over the model
@@ -127,7 +144,9 @@ def field_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contribution
     return Contributions(fields, log_odds, base_log_odds, points, p, p_base)
 
 
-def linear_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+def linear_contributions(
+    pipeline: Pipeline, frame: pd.DataFrame, features: pd.DataFrame | None = None
+) -> Contributions:
     """Exact per-field contributions of a trained logistic-baseline pipeline.
 
     Each field's share is coefficient × distance from the average training lead, summed
@@ -139,18 +158,20 @@ def linear_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributio
         ``clean`` → ``features`` → :class:`~crm_predict.models.baseline.LogisticBaseline`.
     frame : DataFrame
         Raw rows.
+    features : DataFrame, optional
+        ``pipeline[:-1].transform(frame)`` when the caller has it already.
 
     Returns
     -------
     Contributions
     """
     model: LogisticBaseline = pipeline[-1]
-    X = pipeline[:-1].transform(frame)
+    X = _model_input(pipeline, frame, features)
     fields = list(dict.fromkeys(field_of(f) for f in X.columns))
     position = {f: i for i, f in enumerate(fields)}
     log_odds = np.zeros((len(X), len(fields)))
     linear, base, owners = _linear_parts(model.linear_, model.linear_mean_, X)
-    np.add.at(log_odds.T, [position[field_of(o)] for o in owners], linear.T)
+    _add_columns(log_odds, [position[field_of(o)] for o in owners], linear)
     raw = log_odds.sum(axis=1)
     p, p_base = expit(base + raw), expit(base)
     scale = np.divide(p - p_base, raw, out=np.zeros_like(raw), where=np.abs(raw) > 1e-12)
@@ -158,7 +179,10 @@ def linear_contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributio
 
 
 def bayes_contributions(
-    pipeline: Pipeline, frame: pd.DataFrame, p: np.ndarray | None = None
+    pipeline: Pipeline,
+    frame: pd.DataFrame,
+    p: np.ndarray | None = None,
+    features: pd.DataFrame | None = None,
 ) -> Contributions:
     """Per-field contributions of a trained Bayesian pipeline, from its posterior means.
 
@@ -176,6 +200,8 @@ def bayes_contributions(
     p : ndarray, optional
         The rows' posterior-mean probabilities when already computed (with an interval);
         one pass over the posterior draws is the expensive part.
+    features : DataFrame, optional
+        ``pipeline[:-1].transform(frame)`` when the caller has it already.
 
     Returns
     -------
@@ -188,12 +214,12 @@ def bayes_contributions(
     True
     """
     model = pipeline[-1]
-    X = pipeline[:-1].transform(frame)
+    X = _model_input(pipeline, frame, features)
     terms, intercept = model.log_odds_terms(X)
     owners = [field_of(c) for c in terms.columns]
     fields = list(dict.fromkeys(owners))
     log_odds = np.zeros((len(X), len(fields)))
-    np.add.at(log_odds.T, [fields.index(o) for o in owners], terms.to_numpy().T)
+    _add_columns(log_odds, [fields.index(o) for o in owners], terms.to_numpy())
     p = model.predict_proba(X)[:, 1] if p is None else np.asarray(p, dtype=float)
     base = np.full(len(X), intercept)
     p_base = 1.0 / (1.0 + np.exp(-base))
@@ -202,7 +228,9 @@ def bayes_contributions(
     return Contributions(fields, log_odds, base, log_odds * scale[:, None], p, p_base)
 
 
-def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
+def contributions(
+    pipeline: Pipeline, frame: pd.DataFrame, features: pd.DataFrame | None = None
+) -> Contributions:
     """Per-field contributions of any explainable crm_predict pipeline.
 
     Parameters
@@ -211,6 +239,9 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
         A trained LightGBM or Bayesian pipeline.
     frame : DataFrame
         Raw rows.
+    features : DataFrame, optional
+        ``pipeline[:-1].transform(frame)`` when the caller has it already (scoring builds
+        it once for the model, the reasons' values and the interval).
 
     Returns
     -------
@@ -222,11 +253,11 @@ def contributions(pipeline: Pipeline, frame: pd.DataFrame) -> Contributions:
         For a model without per-field contributions.
     """
     if isinstance(pipeline[-1], CalibratedLGBM):
-        return field_contributions(pipeline, frame)
+        return field_contributions(pipeline, frame, features)
     if isinstance(pipeline[-1], LogisticBaseline):
-        return linear_contributions(pipeline, frame)
+        return linear_contributions(pipeline, frame, features)
     if hasattr(pipeline[-1], "log_odds_terms"):  # Bayesian; not imported: PyMC is slow to load
-        return bayes_contributions(pipeline, frame)
+        return bayes_contributions(pipeline, frame, features=features)
     raise TypeError(f"{type(pipeline[-1]).__name__} has no per-field contributions")
 
 

@@ -7,26 +7,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crm_predict.explain._words import (
+    _agrees,
+    _fmt,
+    _missing,
+    _one_decimal,
+    _shown,
+    label_of,
+    percent,
+    strength,
+    value_text,
+)
 from crm_predict.explain.age import AGE_FIELD
 
 N_FOR, N_AGAINST = 3, 2
 MIN_POINTS = 1.0
 """Default strength, in percentage points, below which a field gives no reason."""
-_LABELS = {"touch_share": "touch mix", "touch_direction": "touch direction"}
 _NUMERIC_BINS = 5
-_LONGEST = 40  # characters of a text value quoted
-
-
-def label_of(name: str) -> str:
-    """A CRM field name as a manager reads it.
-
-    Examples
-    --------
-    >>> label_of("pricing_page_visits")
-    'Pricing page visits'
-    """
-    text = _LABELS.get(name, name).replace("__", " ").replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 @dataclass
@@ -176,75 +173,48 @@ class FieldRates:
         >>> FieldRates(0.2, levels={"source": {"web": (0.1, 500)}}).rate_of("source", "web")
         (0.1, 'such leads convert at 10% vs 20% overall')
         """
-        overall = f"{percent(self.overall)} overall"
         if name in self.levels:
             hit = self.levels[name].get("(missing)" if _missing(value) else str(value))
             if hit is None:
                 return None
-            return hit[0], f"such leads convert at {percent(hit[0])} vs {overall}"
+            return hit[
+                0
+            ], f"such leads convert at {percent(hit[0])} vs {percent(self.overall)} overall"
         if name in self.bins and not _missing(value):
-            edges, rates, _ = self.bins[name]
-            b = int(
-                np.clip(np.searchsorted(edges, float(value), side="right") - 1, 0, len(rates) - 1)
-            )
-            if np.isnan(rates[b]):
-                return None
-            lo, hi = _fmt(edges[b]), _fmt(edges[b + 1])
-            span = lo if lo == hi else f"{lo}–{hi}"
-            return rates[b], f"leads with {span} convert at {percent(rates[b])} vs {overall}"
+            return self.bin_rate(name, int(self.bin_of(name, np.array([float(value)]))[0]))
         return None
 
+    def bin_of(self, name: str, values: np.ndarray) -> np.ndarray:
+        """The value range (bin) of a numeric field each value falls in.
 
-def strength(points: float) -> str:
-    """A contribution as signed percentage points, as reasons and waterfalls show it.
+        Examples
+        --------
+        >>> FieldRates(0.2, bins={"visits": ([0, 2, 9], [0.1, 0.3], [50, 50])}).bin_of(
+        ...     "visits", np.array([1.0, 5.0, 40.0])
+        ... ).tolist()
+        [0, 1, 1]
+        """
+        edges, rates, _ = self.bins[name]
+        return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(rates) - 1)
 
-    Examples
-    --------
-    >>> strength(0.0421), strength(-0.061)
-    ('+4.2 pts', '−6.1 pts')
-    """
-    return f"{'+' if points >= 0 else '−'}{abs(points) * 100:.1f} pts"
+    def bin_rate(self, name: str, b: int) -> tuple[float, str] | None:
+        """How leads in bin ``b`` of a numeric field convert, and the words; None if unknown.
 
-
-def value_text(value) -> str:
-    """A CRM value as the report shows it: yes/no, dates as "25 Dec 2024", short numbers.
-
-    Examples
-    --------
-    >>> value_text(True), value_text("False"), value_text(1.5), value_text(1200.0)
-    ('yes', 'no', '1.5', '1,200')
-    """
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        stamp = pd.Timestamp(value)
-        return f"{stamp.day} {stamp:%b %Y}"
-    if isinstance(value, int | float | np.number):
-        return _fmt(float(value))
-    text = str(value)
-    text = {"True": "yes", "False": "no"}.get(text, text)
-    return text if len(text) <= _LONGEST else text[: _LONGEST - 1] + "…"
-
-
-def percent(value: float) -> str:
-    """A rate as the report shows it: whole percent, one decimal below 10%.
-
-    Examples
-    --------
-    >>> percent(0.234), percent(0.042)
-    ('23%', '4.2%')
-    """
-    return f"{value:.1%}" if 0 < abs(value) < 0.1 else f"{value:.0%}"
-
-
-def _shown(rate: float) -> float:
-    """A rate as the sentence shows it, in percent (41.0 for "41%")."""
-    return float(percent(rate)[:-1])
-
-
-def _agrees(shown, average: float, points):
-    """Whether rates as shown lie on the push's side of the average as shown (arrays too)."""
-    return np.where(points > 0, shown > average, shown < average)
+        Examples
+        --------
+        >>> FieldRates(0.2, bins={"visits": ([0, 2, 9], [0.1, 0.3], [50, 50])}).bin_rate(
+        ...     "visits", 1
+        ... )
+        (0.3, 'leads with 2–9 convert at 30% vs 20% overall')
+        """
+        edges, rates, _ = self.bins[name]
+        if np.isnan(rates[b]):
+            return None
+        lo, hi = _fmt(edges[b]), _fmt(edges[b + 1])
+        span = lo if lo == hi else f"{lo}–{hi}"
+        return rates[
+            b
+        ], f"leads with {span} convert at {percent(rates[b])} vs {percent(self.overall)} overall"
 
 
 def field_value(columns: dict, row: int, name: str) -> object:
@@ -300,8 +270,7 @@ def _slot_text(
     if not ok.any():
         return text, shown
     sign = np.where(contrib >= 0, "+", "−").astype(object)
-    points = np.char.mod("%.1f", np.abs(contrib) * 100).astype(object)
-    strengths = sign + points + " pts"
+    strengths = sign + _one_decimal(np.abs(contrib) * 100) + " pts"
     average = _shown(rates.overall)
     columns = None
     for j in np.unique(col[ok]).tolist():
@@ -316,8 +285,7 @@ def _slot_text(
             continue
         codes, uniques = pd.factorize(values[name].array[rows], use_na_sentinel=False)
         what, quote, said, level = [], [], [], []
-        for v in uniques:
-            rate = rates.rate_of(name, v)
+        for v, rate in zip(uniques, _rates(rates, name, uniques), strict=True):
             what.append(rates.what(name, v) + ": ")
             quote.append("" if rate is None else f" ({rate[1]})")
             level.append(np.nan if rate is None else _shown(rate[0]))
@@ -330,12 +298,16 @@ def _slot_text(
     return text, shown
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
-
-
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.2g}"
+def _rates(rates: FieldRates, name: str, uniques) -> list[tuple[float, str] | None]:
+    """:meth:`FieldRates.rate_of` of each of a field's distinct values; a numeric field's
+    values are binned at once and each bin worded once."""
+    if name in rates.levels or name not in rates.bins:
+        return [rates.rate_of(name, v) for v in uniques]
+    known = np.array([not _missing(v) for v in uniques], dtype=bool)
+    numbers = np.array([float(v) if k else 0.0 for v, k in zip(uniques, known, strict=True)])
+    bins = rates.bin_of(name, numbers)
+    worded = {b: rates.bin_rate(name, b) for b in np.unique(bins[known]).tolist()}
+    return [worded[b] if k else None for b, k in zip(bins.tolist(), known, strict=True)]
 
 
 def top_reasons(

@@ -87,8 +87,7 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
 
 
 def _text(s: pd.Series) -> pd.Series:
-    return (
-        s.astype("object")
-        .where(s.notna(), None)
-        .map(lambda v: v if v is None else str(v), na_action="ignore")
-    )
+    text = s.astype("object").where(s.notna(), None)
+    if pd.api.types.infer_dtype(text.to_numpy(), skipna=True) in ("string", "empty"):
+        return text  # text already (a lead list is read as text): no call per cell
+    return text.map(lambda v: v if v is None else str(v), na_action="ignore")

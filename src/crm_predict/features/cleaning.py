@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -82,18 +83,37 @@ class CRMCleaner(TransformerMixin, BaseEstimator):
                 frame[col] = frame[col].replace(mapping)
         for col in self.numeric or []:
             if col in frame.columns:
-                frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+                frame[col] = _numbers(frame[col])
         for col in [*(self.dates or []), AS_OF]:
             if col in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[col]):
                 frame[col] = pd.to_datetime(frame[col], errors="coerce").astype("datetime64[ns]")
         schema.as_text(frame, self.categorical or [])
         for col in getattr(self, "flags_", []):
             if col in frame.columns:
-                frame[col] = frame[col].map(_flag, na_action="ignore")
+                frame[col] = _flags(frame[col])
         if AS_OF not in frame.columns:
             frame[AS_OF] = pd.Timestamp(self.as_of) if self.as_of is not None else pd.NaT
             frame[AS_OF] = frame[AS_OF].astype("datetime64[ns]")
         return frame
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(column, errors="coerce")`` as floats; text parsed once per distinct
+    value (a column of counts repeats a few hundred)."""
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+    return np.append(parsed.to_numpy(dtype=float), np.nan)[codes]  # code -1, a blank: last
+
+
+def _flags(column: pd.Series) -> pd.Series:
+    """:func:`_flag` of every filled cell, called once per distinct value."""
+    values = column.to_numpy(dtype=object, copy=True)
+    codes, uniques = pd.factorize(values)
+    filled = codes >= 0
+    values[filled] = np.array([_flag(v) for v in uniques], dtype=object)[codes[filled]]
+    return pd.Series(values, index=column.index, name=column.name)
 
 
 _TRUE = {"true", "1", "1.0", "yes", "y", "t"}

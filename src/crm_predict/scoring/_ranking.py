@@ -1,24 +1,29 @@
 """The ranking pass of batch scoring: rank the spilled rows, write them in rank order.
 
-The spill holds every scored row in input order. The rows are dealt into one Parquet file
-per block of ranks (1…block, block+1…2·block, …), at most :data:`OPEN_FILES` files open at
-a time (more blocks take more reads of the spill), then each block is read, sorted and
-formatted alone: memory holds a few blocks and the ranks, never the whole list.
+The spill is every scored row in input order, in Parquet files the workers wrote (one per
+share of a chunk). The rows are dealt into one Arrow stream file per block of ranks (1…block,
+block+1…2·block, …), at most :data:`OPEN_FILES` files open at a time (more blocks take
+more reads of the spill), then each block is read, sorted and formatted alone on a worker,
+which writes a CSV block to a file of its own: memory holds a few blocks and the ranks
+(int32), never the whole list or its text.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crm_predict.data.files import atomic_path, neutralise_formulas
 from crm_predict.data.workbook import SheetWriter
 from crm_predict.exceptions import CRMPredictError
+from crm_predict.scoring._csvtext import csv_bytes
 from crm_predict.scoring._workers import Workers
 from crm_predict.scoring.layout import is_probability, rounded
 from crm_predict.scoring.scorer import Scorer
@@ -26,55 +31,71 @@ from crm_predict.scoring.scorer import Scorer
 EXCEL_ROWS = 1_048_575
 OPEN_FILES = 64
 """Block files written at once while dealing the spill (file handles and their buffers)."""
+FORMAT_ROWS = 10_000
+"""Rows of a block of ranks turned into CSV text at a time."""
+_BLOCK_FILE = pa.ipc.IpcWriteOptions(compression="lz4")
+"""Block files are Arrow streams: a Parquet writer keeps every row group's metadata until
+it closes (a block gets a row group from each spill file: memory grew with the list)."""
+_COPY = 1 << 20
+"""Bytes a CSV block is copied into the output at a time."""
 
 
-def ranks(spill: Path, by: str) -> np.ndarray:
-    """Rank of every spilled row by ``by``, highest first; ties keep input order, NaN last."""
-    p = pq.read_table(spill, columns=[by]).column(0).to_numpy(zero_copy_only=False)
-    p = np.where(np.isnan(p), -np.inf, p.astype(float))
-    order = np.argsort(-p, kind="stable")
-    rank = np.empty(len(p), dtype=np.int64)
-    rank[order] = np.arange(1, len(p) + 1)
+def ranks(spill: list[Path], by: str) -> np.ndarray:
+    """Rank of every spilled row by ``by``, highest first; ties keep input order, NaN last.
+
+    Ranks are int32 (4 bytes a lead) while they fit.
+    """
+    p = np.concatenate(
+        [pq.read_table(path, columns=[by]).column(0).to_numpy() for path in spill]
+    ).astype(float)
+    p[np.isnan(p)] = -np.inf
+    np.negative(p, out=p)  # in place: one copy of the column at a time
+    order = np.argsort(p, kind="stable")
+    del p
+    rank = np.empty(len(order), dtype=np.int32 if len(order) < 2**31 else np.int64)
+    rank[order] = np.arange(1, len(order) + 1, dtype=rank.dtype)
     return rank
 
 
-def rank_blocks(spill: Path, rank: np.ndarray, folder: Path, block: int) -> Iterator[Path]:
+def rank_blocks(spill: list[Path], rank: np.ndarray, folder: Path, block: int) -> Iterator[Path]:
     """Deal the spilled rows, with ``rank`` and ``percentile``, into block files of ranks.
 
     Yields
     ------
     Path
-        The Parquet file of ranks ``b·block + 1 … (b+1)·block``, for b = 0, 1, …; its rows
-        are in input order (:func:`format_block` sorts them).
+        The Arrow stream file of ranks ``b·block + 1 … (b+1)·block``, for b = 0, 1, …; its
+        rows are in input order (:func:`format_block` sorts them).
     """
     n = len(rank)
-    percentile = np.round(100.0 * (n - rank + 1) / n, 2)
-    source = pq.ParquetFile(spill)
-    at = source.schema_arrow.get_field_index("grade") + 1
+    schema = pq.read_schema(spill[0])
+    at = schema.get_field_index("grade") + 1
+    sizes = [pq.ParquetFile(path).metadata.num_rows for path in spill]
     n_blocks = -(-n // block)
     for first in range(0, n_blocks, OPEN_FILES):
         last = min(first + OPEN_FILES, n_blocks)
-        writers: dict[int, pq.ParquetWriter] = {}
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         offset = 0
-        for i in range(source.num_row_groups):
-            rows = slice(offset, offset + source.metadata.row_group(i).num_rows)
-            offset = rows.stop
-            bucket = (rank[rows] - 1) // block
+        for path, size in zip(spill, sizes, strict=True):
+            rows = rank[offset : offset + size].astype(np.int64)
+            offset += size
+            bucket = (rows - 1) // block
             here = (bucket >= first) & (bucket < last)
             if not here.any():
                 continue
-            table = source.read_row_group(i)
-            table = table.add_column(at, "rank", pa.array(rank[rows]))
-            table = table.add_column(at + 1, "percentile", pa.array(percentile[rows]))
+            percentile = np.round(100.0 * (n - rows + 1) / n, 2)
+            table = pq.read_table(path).cast(schema)
+            table = table.add_column(at, "rank", pa.array(rows))
+            table = table.add_column(at + 1, "percentile", pa.array(percentile))
             for b in np.unique(bucket[here]).tolist():
                 if b not in writers:
-                    path = folder / f"ranks_{b}.parquet"
-                    writers[b] = pq.ParquetWriter(path, table.schema, write_statistics=False)
+                    out = folder / f"ranks_{b}.arrows"
+                    writers[b] = pa.ipc.new_stream(out, table.schema, options=_BLOCK_FILE)
                 writers[b].write_table(table.filter(pa.array(bucket == b)))
         for writer in writers.values():
             writer.close()
+        pa.default_memory_pool().release_unused()  # the pass's row groups, freed
         for b in sorted(writers):
-            yield folder / f"ranks_{b}.parquet"
+            yield folder / f"ranks_{b}.arrows"
 
 
 def format_block(
@@ -85,30 +106,40 @@ def format_block(
     header: bool,
     bom: bool,
     text_fields: Collection[str] = (),
-) -> pa.Table | pd.DataFrame | bytes:
+) -> pa.Table | pd.DataFrame | Path:
     """One block of ranks, sorted and made ready to write; its file is removed.
 
     A worker task (:class:`~crm_predict.scoring._workers.Workers`): Parquet gets an Arrow
     table at full precision; Excel a frame rounded for people (the reason values of
     ``text_fields`` left as written) with formulas neutralised when ``escape``; CSV the
-    same as encoded bytes (with the header and a byte order mark when ``header`` and
-    ``bom``), exactly what ``DataFrame.to_csv`` writes to a file.
+    same written beside the block as ``<block>.csv`` (with the header and a byte order
+    mark when ``header`` and ``bom``), exactly what ``DataFrame.to_csv`` writes, and the
+    path of that file is returned: the text never travels back to the main process.
     """
-    part = pq.read_table(path).to_pandas()
+    with pa.ipc.open_stream(path) as reader:
+        table = reader.read_all()
     path.unlink()
-    part = part.sort_values("rank", kind="stable").reset_index(drop=True)
-    if out_format == "parquet":
-        return pa.Table.from_pandas(part, preserve_index=False)
-    part = rounded(part, text_fields)
-    part = neutralise_formulas(part) if escape else part
-    if out_format == "excel":
-        return part
-    text = part.to_csv(index=False, header=header)
-    return text.encode("utf-8-sig" if header and bom else "utf-8")
+    table = table.take(pc.sort_indices(table, [("rank", "ascending")]))
+    if out_format != "csv":
+        part = table.to_pandas()
+        if out_format == "parquet":
+            return pa.Table.from_pandas(part, preserve_index=False)
+        part = rounded(part, text_fields)
+        return neutralise_formulas(part) if escape else part
+    text = path.with_suffix(".csv")
+    with open(text, "wb") as fh:
+        # A slice at a time: the block's frame, its copies and its text stay small.
+        for at in range(0, table.num_rows, FORMAT_ROWS):
+            part = table.slice(at, FORMAT_ROWS).to_pandas()
+            part = rounded(part, text_fields)
+            part = neutralise_formulas(part) if escape else part
+            first = header and at == 0
+            fh.write(csv_bytes(part, header=first, bom=first and bom))
+    return text
 
 
 def rank_and_write(
-    spill: Path,
+    spill: list[Path],
     output: Path,
     out_format: str,
     pool: Workers,
@@ -120,13 +151,14 @@ def rank_and_write(
 ) -> int:
     """Rank every lead by ``by`` and write the output in rank order (rank 1 first).
 
-    ``by`` is ``p_convert``, or for churn ``revenue_at_risk`` or ``p_churn``
+    ``spill`` is the scored rows' Parquet files, in input order. ``by`` is ``p_convert``,
+    or for churn ``revenue_at_risk`` or ``p_churn``
     (:func:`crm_predict.churn.retention.rank_column`); ties keep input order, missing
     values rank last. CSV and Excel are rounded for people (:mod:`crm_predict.scoring.layout`;
     the reason values of ``text_fields`` are left as written) and cells that would run as
     formulas are neutralised when ``escape`` is set; a CSV starts with a UTF-8 byte order
-    mark when ``bom`` is set. Blocks of ``block`` rows are
-    formatted on ``pool``'s workers and written here in order.
+    mark when ``bom`` is set. Blocks of ``block`` rows are formatted on ``pool``'s workers;
+    a CSV block is written to a file there and appended to the output here, in order.
 
     Returns
     -------
@@ -140,7 +172,7 @@ def rank_and_write(
             f"{n:,} scored rows do not fit an Excel sheet ({EXCEL_ROWS:,} rows at most); "
             "write .csv or .parquet"
         )
-    blocks = rank_blocks(spill, rank, spill.parent, block)
+    blocks = rank_blocks(spill, rank, spill[0].parent, block)
     fields = tuple(text_fields)
     tasks = ((path, out_format, escape, i == 0, bom, fields) for i, path in enumerate(blocks))
     with atomic_path(output) as tmp:
@@ -148,7 +180,9 @@ def rank_and_write(
         if out_format == "csv":
             with open(tmp, "wb") as fh:
                 for part in parts:
-                    fh.write(part)
+                    with open(part, "rb") as text:
+                        shutil.copyfileobj(text, fh, _COPY)
+                    part.unlink()
             return n
         writer: pq.ParquetWriter | SheetWriter | None = None
         for part in parts:

@@ -1,13 +1,13 @@
 """Batch scoring: stream a lead list through a model, rank it, write it atomically.
 
 Pass one reads the input in chunks, sets aside rows that cannot be scored (with the
-reason), scores the rest with reasons and spills them to a temporary Parquet file. Pass two
-ranks the whole list, deals the rows into blocks of ranks (memory holds a few blocks) and
-writes them in rank order to a temporary file that is renamed at the end
-(:mod:`crm_predict.scoring._ranking`), so an interrupted run never leaves a half-written
-score list. Scoring and formatting run on worker processes
-(:mod:`crm_predict.scoring._workers`), in order: the same input, model and ``as_of`` give
-byte-identical output with any number of workers.
+reason), scores the rest with reasons and spills them to temporary Parquet files (one per
+share of a chunk, written by the process that scored it). Pass two ranks the whole list,
+deals the rows into blocks of ranks (memory holds a few blocks) and writes them in rank
+order to a temporary file that is renamed at the end (:mod:`crm_predict.scoring._ranking`),
+so an interrupted run never leaves a half-written score list. Scoring and formatting run on
+worker processes (:mod:`crm_predict.scoring._workers`), in order: the same input, model and
+``as_of`` give byte-identical output with any number of workers.
 """
 
 from __future__ import annotations
@@ -217,7 +217,9 @@ def score_leads(
             step = max(_MIN_SHARE, -(-len(rows) // workers))
             for at in range(0, len(rows), step):
                 part = slice(at, at + step)
-                yield rows.iloc[part], shown.iloc[part], label, as_of.isoformat()
+                path = folder / f"scored_{len(spill):06d}.parquet"
+                spill.append(path)
+                yield path, rows.iloc[part], shown.iloc[part], label, as_of.isoformat()
 
     output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(output.parent)
@@ -225,13 +227,11 @@ def score_leads(
         spill_folder(output.parent) as tmp,
         Workers(workers, scorer, activities, options.date_format) as pool,
     ):
-        spill = Path(tmp) / "scored.parquet"
-        writer = None
-        for table in pool.map(score_part, checked()):
-            if writer is None:
-                writer = pq.ParquetWriter(spill, table.schema)
-            writer.write_table(table.cast(writer.schema))
-        if writer is None:
+        folder = Path(tmp)
+        spill: list[Path] = []
+        for _ in pool.map(score_part, checked()):
+            pass  # each task writes its part of the spill
+        if not spill:
             if rejected:
                 _write_rejected(rejected, output, escape_formulas, excel_bom)
                 raise CRMPredictError(
@@ -239,7 +239,6 @@ def score_leads(
                     f"{rejected_path(output)}"
                 )
             raise CRMPredictError("the lead list has no rows")
-        writer.close()
         n_scored = rank_and_write(
             spill,
             output,
@@ -263,31 +262,34 @@ def score_leads(
 
 
 def score_part(
-    scorer: Scorer, rows: pd.DataFrame, shown: pd.DataFrame, label: str, scored_at: str
-) -> pa.Table:
-    """Score the checked rows of one chunk into the spill's columns (a worker task).
+    scorer: Scorer,
+    path: Path,
+    rows: pd.DataFrame,
+    shown: pd.DataFrame,
+    label: str,
+    scored_at: str,
+) -> None:
+    """Score the checked rows of one chunk into a Parquet file of the spill (a worker task).
 
     Parameters
     ----------
     scorer : Scorer
         The scorer of the process the task runs in.
+    path : Path
+        The file to write: the score file's columns but rank and percentile, points in
+        percentage points, the rows in input order.
     rows : DataFrame
         The chunk's scorable rows, dates parsed (:meth:`Scorer.check`).
     shown : DataFrame
         The same rows' raw ``display`` columns that the list has.
     label, scored_at : str
         The ``model`` and ``scored_at`` columns.
-
-    Returns
-    -------
-    pyarrow.Table
-        The score file's columns but rank and percentile, points in percentage points.
     """
     scored = in_points(scorer.score(rows))
     scored = _with_display(scored, shown, scorer.config)
     scored["model"] = label
     scored["scored_at"] = scored_at
-    return pa.Table.from_pandas(scored, preserve_index=False)
+    pq.write_table(pa.Table.from_pandas(scored, preserve_index=False), path)
 
 
 def _write_rejected(

@@ -121,9 +121,11 @@ class ModelBundle(Bundle):
         if id_col in frame.columns:
             out[id_col] = frame[id_col].astype(str)
         model = self.pipeline[-1]
+        # Each step runs once: the model, its contributions and the reasons' values read it.
+        cleaned, built, X = _stages(self.pipeline, frame)
         p_mean = None
         if hasattr(model, "predict_interval"):
-            interval = model.predict_interval(self.pipeline[:-1].transform(frame))
+            interval = model.predict_interval(X)
             p_mean = interval["p_mean"].to_numpy()
             out["p_convert"] = p_mean
             out["p_low"] = interval["p_low"].to_numpy()
@@ -134,10 +136,10 @@ class ModelBundle(Bundle):
             out["p_high"] = shift(out["p_high"].to_numpy(), offset)
         if self.explains:
             if p_mean is None:
-                contrib = contributions(self.pipeline, frame)
+                contrib = contributions(self.pipeline, frame, X)
             else:
-                contrib = bayes_contributions(self.pipeline, frame, p=p_mean)
-            values = reason_values(self.pipeline, frame)
+                contrib = bayes_contributions(self.pipeline, frame, p=p_mean, features=X)
+            values = _values(cleaned, built)
             if offset is not None:
                 contrib = with_age(contrib, offset)
                 values[AGE_FIELD] = np.round(age["age_days"].to_numpy(dtype=float))
@@ -148,7 +150,7 @@ class ModelBundle(Bundle):
             )
             out = pd.concat([out, reasons.set_index(out.index)], axis=1)
         else:
-            p = self.pipeline.predict_proba(frame)[:, 1]
+            p = model.predict_proba(X)[:, 1]
             out["p_convert"] = p if offset is None else shift(p, offset)
         out.insert(
             out.columns.get_loc("p_convert") + 1,
@@ -243,9 +245,22 @@ def reason_values(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
     """The values reasons quote: cleaned fields plus features derived from several fields
     (e.g. ``touches_per_week``), which have no column of their own in the input."""
     cleaned = pipeline[0].transform(frame)
-    features = pipeline[1].transform(cleaned)
+    return _values(cleaned, pipeline[1].transform(cleaned))
+
+
+def _values(cleaned: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """:func:`reason_values` from the cleaning step's and the feature step's output."""
     derived = [c for c in features.columns if "__" not in c and c not in cleaned.columns]
     return pd.concat([cleaned, features[derived].set_axis(cleaned.index)], axis=1)
+
+
+def _stages(
+    pipeline: Pipeline, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The cleaned rows, the built features and what the model reads (``pipeline[:-1]``)."""
+    cleaned = pipeline[0].transform(frame)
+    built = pipeline[1].transform(cleaned)
+    return cleaned, built, (pipeline[2:-1].transform(built) if len(pipeline) > 3 else built)
 
 
 def make_bundle(

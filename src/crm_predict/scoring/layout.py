@@ -180,18 +180,43 @@ def number_text(values: np.ndarray) -> np.ndarray:
 def _plain_values(
     scored: pd.DataFrame, column: str, field: str, text_fields: Collection[str]
 ) -> pd.Series:
-    """A reason-value column with the numbers of number fields as :func:`number_text`."""
+    """A reason-value column with the numbers of number fields as :func:`number_text`.
+
+    Each distinct value is read and written once (a column repeats a few thousand values).
+    """
     values = scored[column]
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    number = np.isfinite(numbers)
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+    numbers = numbers.to_numpy(dtype=float)
+    finite = np.isfinite(numbers)
+    text = np.empty(len(uniques), dtype=object)
+    text[finite] = number_text(numbers[finite])
+    number = np.append(finite, False)[codes]  # code -1, a blank: last
     if field in scored.columns:
         number &= ~scored[field].isin(list(text_fields)).to_numpy()
     out = values.astype(object).to_numpy(copy=True)
-    out[number] = number_text(numbers[number])
+    out[number] = text[codes[number]]
     return pd.Series(out, index=values.index, name=column)
+
+
+_EXACT = 1e9
+"""Largest ``|value| × 10**digits`` that NumPy's product rounds as the decimal does."""
 
 
 def _round(values: np.ndarray, digits: int) -> np.ndarray:
     """Round as ``format`` does (correctly, half to even on the exact binary value), so a
-    rounded column says what the reason text printed from the same number says."""
-    return np.array([float(f"{v:.{digits}f}") for v in values.tolist()], dtype=float)
+    rounded column says what the reason text printed from the same number says.
+
+    ``rint(v · 10**d) / 10**d`` is that number (the division is correctly rounded) unless
+    the product's own rounding error carried it across a half: values within 1e-6 of a
+    half, and huge ones, go through ``format``.
+    """
+    scale = 10.0**digits
+    scaled = values * scale
+    out = np.rint(scaled) / scale
+    with np.errstate(invalid="ignore"):
+        unsure = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
+        unsure |= np.abs(scaled) >= _EXACT
+    unsure &= np.isfinite(values)
+    out[unsure] = [float(f"{v:.{digits}f}") for v in values[unsure].tolist()]
+    return out
