@@ -369,6 +369,19 @@ def test_an_unconverged_first_run_is_sampled_again_more_carefully(data, monkeypa
         assert len(runs) == 1 and estimator.diagnostics()["attempts"] == 1
 
 
+def test_a_run_far_from_converging_is_not_sampled_again(data, monkeypatch):
+    runs = []
+
+    def far_off(model, **kw):  # 100 of 800 draws divergent: not a near miss
+        runs.append(kw["tune"])
+        return fake_sample(model, divergences=100, **kw)
+
+    monkeypatch.setattr(bayes, "_sample", far_off)
+    with pytest.warns(BayesConvergenceWarning, match="100 divergences"):
+        estimator = BayesianConversionModel(draws=400).fit(*data)
+    assert len(runs) == 1 and estimator.diagnostics()["attempts"] == 1
+
+
 def test_non_converged_fit_names_the_field_at_fault(data, monkeypatch):
     def stuck_chain(model, **kw):
         idata = fake_sample(model, **kw)

@@ -48,6 +48,7 @@ from crm_predict.models.bayes.outputs import (
     convergence,
     convergence_advice,
     field_terms,
+    near_miss,
     numeric_rows,
     posterior_draws,
     row_summary,
@@ -103,9 +104,9 @@ class BayesianConversionModel(SavedPosterior, ClassifierMixin, BaseEstimator):
         value, so that rows collapse into fewer binomial cells; scoring uses exact values.
         ``None`` (default) fits exact values. See :func:`.encoding.bin_numerics`.
     retry : bool
-        When the chains did not converge, sample once more with twice the warm-up and a
-        target acceptance halfway to 1 (smaller steps, fewer divergences), keeping the
-        second run. Hard posteriors pay for it; the others sample once.
+        When the chains narrowly missed converging (:func:`.outputs.near_miss`), sample
+        once more with twice the warm-up and a target acceptance halfway to 1 (smaller
+        steps, fewer divergences), keeping the second run. The others sample once.
 
     Attributes
     ----------
@@ -215,9 +216,9 @@ class BayesianConversionModel(SavedPosterior, ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> BayesianConversionModel:
         """Build the model and sample its posterior with NUTS.
 
-        Samples a second time, more carefully, when the first run did not converge and
-        ``retry`` is set; warns with :class:`BayesConvergenceWarning` when the kept run did
-        not converge.
+        Samples a second time, more carefully, when the first run narrowly missed
+        converging and ``retry`` is set; warns with :class:`BayesConvergenceWarning` when
+        the kept run did not converge.
 
         Parameters
         ----------
@@ -256,6 +257,8 @@ class BayesianConversionModel(SavedPosterior, ClassifierMixin, BaseEstimator):
             self.diagnostics_["attempts"] = attempt
             if self.diagnostics_["converged"]:
                 break
+            if not near_miss(self.diagnostics_, self.draws * self.chains):
+                break  # far off (e.g. near separation): a careful run would not fix it
             target = (1.0 + target) / 2  # smaller steps: halves the distance to 1
         self._draws = self._posterior_draws()
         if not self.diagnostics_["converged"]:
