@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import logit
 
 from crm_predict.churn.retention import (
     add_retention,
@@ -22,7 +22,7 @@ from crm_predict.config import TaskConfig
 from crm_predict.data.leadlist import RowChecker
 from crm_predict.data.loading import apply_joins, read_join_tables
 from crm_predict.data.touches import TouchSource, open_touches
-from crm_predict.explain.age import rescale_horizons
+from crm_predict.explain.age import rescale_horizons, shift
 from crm_predict.features.activity import ActivityAggregator
 from crm_predict.features.assemble import input_fields, snapshot_for
 from crm_predict.features.cleaning import AS_OF
@@ -246,9 +246,8 @@ def interval_around(p: np.ndarray, bounds: pd.DataFrame) -> tuple[np.ndarray, np
     (0.4, 0.6)
     """
     eps = 1e-9
-    p = np.clip(p, eps, 1 - eps)
     mean, low, high = (
         logit(np.clip(bounds[c].to_numpy(dtype=float), eps, 1 - eps))
         for c in ("p_mean", "p_low", "p_high")
     )
-    return expit(logit(p) + low - mean), expit(logit(p) + high - mean)
+    return shift(p, low - mean), shift(p, high - mean)

@@ -226,6 +226,12 @@ def make_density(
 
 
 @numba.njit(cache=True, nogil=True)
+def _basis(bases: np.ndarray, at: int, n_lev: int) -> np.ndarray:
+    """A field's :func:`~.sampling.level_basis`, ``(n_lev, n_lev - 1)``, from the flat store."""
+    return bases[at : at + n_lev * (n_lev - 1)].reshape(n_lev, n_lev - 1)
+
+
+@numba.njit(cache=True, nogil=True)
 def _effects(x, spec, scales, outer_of, bases, effects, sigmas) -> None:
     """Every field's level effects (concatenated) and spread at ``x``."""
     for f in range(spec.shape[0]):
@@ -246,8 +252,7 @@ def _effects(x, spec, scales, outer_of, bases, effects, sigmas) -> None:
             for i in range(n_lev):
                 b[i] = (z[i] - total[outer[i]] / max(count[outer[i]], 1.0)) * sigma
         else:
-            basis = bases[basis_at : basis_at + n_lev * (n_lev - 1)].reshape(n_lev, n_lev - 1)
-            b[:] = basis @ np.ascontiguousarray(x[at : at + n_lev - 1])
+            b[:] = _basis(bases, basis_at, n_lev) @ np.ascontiguousarray(x[at : at + n_lev - 1])
             if kind == NON_CENTRED:
                 b *= sigma
 
@@ -382,7 +387,7 @@ def _logp_and_grad(x, grad, spec, scales, outer_of, bases, priors, codes, Z, k, 
             y = x[at : at + n_lev - 1]
             g_y = grad[at : at + n_lev - 1]
             squares = (y * y).sum()
-            basis = bases[basis_at : basis_at + n_lev * (n_lev - 1)].reshape(n_lev, n_lev - 1)
+            basis = _basis(bases, basis_at, n_lev)
             if kind == NON_CENTRED:
                 for i in range(n_lev):
                     g_sigma += g_b[i] * effects[start + i] / sigma
